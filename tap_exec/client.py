@@ -1,0 +1,254 @@
+"""ExecStream and ExecChildStream: every default, the error policy and the retry policy, in one place."""
+
+from __future__ import annotations
+
+import email.utils
+import functools
+import random
+import time
+import typing as t
+from urllib.parse import urlparse
+
+import backoff
+import requests
+from singer_sdk import RESTStream
+from singer_sdk.authenticators import BearerTokenAuthenticator
+from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+
+from tap_exec import schemas
+from tap_exec.decoding import json_body, shape_problem
+from tap_exec.errors import (
+    ExecAPIError,
+    ParentNotFoundError,
+    RetriesExhaustedError,
+    RetryableError,
+    WaitTooLongError,
+    describe_http_error,
+)
+from tap_exec.pagination import TotalPagesPaginator
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Iterable
+
+    from singer_sdk.helpers.types import Context, Record
+    from singer_sdk.pagination import BaseAPIPaginator
+
+    from tap_exec.tap import TapExec
+
+TRANSIENT = (
+    RetriableAPIError,
+    ConnectionResetError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+TOO_MANY_REQUESTS = 429
+SERVER_ERROR = 500
+NOT_FOUND = 404
+BAD_REQUEST = 400
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """The wait a 429 asks for: `retry_after` in the body (top level or in `error`), else `Retry-After`."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for holder in (body, body.get("error")):
+            if isinstance(holder, dict) and isinstance(holder.get("retry_after"), (int, float)):
+                return max(0.0, float(holder["retry_after"]))
+    header = response.headers.get("Retry-After")
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(header)
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+class ExecStream(RESTStream[t.Any]):
+    """One Exec endpoint; subclasses name the stream and path, and only say what differs."""
+
+    primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)  # type: ignore[misc]
+    replication_key = None
+    schema = StreamSchema(SchemaDirectory(schemas))  # type: ignore[assignment]
+    #: False for endpoints that return one object instead of a `data` list.
+    paginated: t.ClassVar[bool] = True
+    #: Fixed query parameters (e.g. `include`), sent on every request.
+    params: t.ClassVar[dict[str, str]] = {}
+    #: The context key children receive, filled from this stream's record `id`.
+    child_key: t.ClassVar[str | None] = None
+    #: True where a 404 means the parent vanished mid-sync, not a wrong URL.
+    missing_parent_ok: t.ClassVar[bool] = False
+
+    _tap: TapExec
+
+    @property
+    def url_base(self) -> str:
+        """The `api_url` setting."""
+        return str(self.config["api_url"]).rstrip("/")
+
+    @functools.cached_property
+    def authenticator(self) -> BearerTokenAuthenticator:  # type: ignore[override]
+        """Bearer auth with the `api_key` setting, built once per stream."""
+        return BearerTokenAuthenticator(token=self.config["api_key"])
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        """Ask for JSON; the SDK adds the User-Agent from the `user_agent` setting."""
+        return {"Accept": "application/json", "User-Agent": self.user_agent}
+
+    @property
+    def timeout(self) -> int:
+        """The `request_timeout` setting."""
+        return int(self.config["request_timeout"])
+
+    def get_new_paginator(self) -> BaseAPIPaginator[t.Any] | None:
+        """Page numbers up to `total_pages` for lists; none for single objects."""
+        return TotalPagesPaginator() if self.paginated else None
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:  # noqa: ANN401
+        """Fixed params, plus `page` and `page_size` on every list request."""
+        params: dict[str, t.Any] = dict(self.params)
+        if self.paginated:
+            params["page"] = next_page_token or 1
+            params["page_size"] = self.config["page_size"]
+        return params
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
+        """Rows of `data` for lists, the object itself otherwise (already decoded and checked)."""
+        body = json_body(response)
+        return body["data"] if self.paginated else [body]  # type: ignore[no-any-return]
+
+    def get_child_context(self, record: Record, context: Context | None) -> dict[str, t.Any]:  # noqa: ARG002
+        """Children get this record's id under `child_key`."""
+        return {str(self.child_key): record["id"]}
+
+    # -- error policy -----------------------------------------------------------------
+    def validate_response(self, response: requests.Response) -> None:
+        """Sort every response: transient (429, 5xx, truncated JSON) is retried, anything else wrong is fatal."""
+        status = response.status_code
+        endpoint = urlparse(response.url).path
+        if status == TOO_MANY_REQUESTS or status >= SERVER_ERROR:
+            wait = retry_after_seconds(response) if status == TOO_MANY_REQUESTS else None
+            raise RetryableError(f"GET {endpoint} -> {status} {response.reason}", response, retry_after=wait)
+        if status == NOT_FOUND and self.missing_parent_ok:
+            raise ParentNotFoundError(describe_http_error(response, endpoint))
+        if status >= BAD_REQUEST:
+            raise ExecAPIError(describe_http_error(response, endpoint))
+        try:
+            body = json_body(response)
+        except ValueError:
+            content_type = response.headers.get("Content-Type", "")
+            if "json" in content_type:
+                raise RetryableError(f"GET {endpoint} -> {status} with a truncated or invalid JSON body", response) from None
+            msg = (
+                f"GET {endpoint} -> {status} returned {content_type or 'a body with no content type'}, not JSON. "
+                "What to do: check that the `api_url` setting points at the Exec API."
+            )
+            raise ExecAPIError(msg) from None
+        problem = shape_problem(body, paginated=self.paginated)
+        if problem:
+            msg = f"GET {endpoint} -> {status} is not the documented shape: {problem}. What to do: report this to Exec support."
+            raise ExecAPIError(msg)
+
+    # -- retry policy -----------------------------------------------------------------
+    def request_decorator(self, func: Callable[..., requests.Response]) -> Callable[..., requests.Response]:
+        """Retry transient failures through `backoff`; turn giving up into one clear line."""
+        retrying = backoff.on_exception(
+            self._retry_waits,
+            TRANSIENT,
+            max_tries=None,  # the wait generator owns the budget: 429 waits do not spend it
+            jitter=None,  # the wait generator jitters, so a server-given wait is never shortened
+            on_backoff=self.backoff_handler,
+            logger=None,
+        )(func)
+
+        @functools.wraps(func)
+        def call(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            try:
+                return retrying(prepared_request, context)
+            except TRANSIENT as exc:
+                tries = int(self.config["max_retries"]) + 1
+                msg = (
+                    f"GET {urlparse(prepared_request.url).path} still failing after {tries} tries; last error: {_brief(exc)}. "
+                    "What to do: the API or the network is unwell; run again later (state is saved)."
+                )
+                raise RetriesExhaustedError(msg) from exc
+
+        return call
+
+    def _retry_waits(self) -> Generator[float, BaseException | None, None]:
+        """Waits between tries: exactly what a 429 asks for, else exponential backoff with jitter."""
+        failures = 0
+        exc = yield 0.0  # backoff primes the generator with a first send(None)
+        while True:
+            asked = getattr(exc, "retry_after", None)
+            if asked is not None:
+                if asked > float(self.config["max_wait_seconds"]):
+                    msg = (
+                        f"The Exec API asked to wait {asked:.0f}s (rate limit; the daily limit is 1,000 requests), "
+                        f"more than `max_wait_seconds` ({self.config['max_wait_seconds']}). State is saved; "
+                        f"run again after {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(time.time() + asked))}."
+                    )
+                    raise WaitTooLongError(msg)
+                exc = yield asked + random.uniform(0, min(0.5, asked * 0.05))  # noqa: S311 - jitter, not crypto
+                continue
+            failures += 1
+            if failures > int(self.config["max_retries"]):
+                return
+            step = min(float(self.config["retry_backoff_seconds"]) * 2 ** (failures - 1), 60.0)
+            exc = yield step / 2 + random.uniform(0, step / 2)  # noqa: S311
+
+    def backoff_handler(self, details: t.Any) -> None:  # noqa: ANN401 - backoff's Details
+        """One log line per wait, saying why and for how long."""
+        exc = details.get("exception")
+        self.logger.warning("%s; retrying in %.1fs (try %d)", _brief(exc), details.get("wait", 0.0), details.get("tries", 0))
+
+    def _request(self, prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+        """Every try passes the run's shared rate limiter and request budget first."""
+        self._tap.governor.acquire(self.name)
+        return super()._request(prepared_request, context)
+
+
+class ExecChildStream(ExecStream):
+    """A per-parent endpoint: the parent's id is in the path and copied onto every record."""
+
+    selected_by_default = False  # one request (or more) per parent record: opt in
+    missing_parent_ok = True
+    #: Top-level copies of nested ids that the primary key needs, e.g. {"user_id": ("user", "id")}.
+    nested_keys: t.ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
+        """One state entry for all parents, not one per parent id."""
+        super().__init__(*args, **kwargs)
+        self.state_partitioning_keys = []
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """The parent's rows; a 404 for this parent is skipped with a warning, nothing else is."""
+        try:
+            yield from super().get_records(context)
+        except ParentNotFoundError as exc:
+            self.logger.warning("Skipped %s for %s: the parent no longer exists (%s)", self.name, dict(context or {}), exc)
+
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
+        """Add the parent key and the nested ids named in `nested_keys`."""
+        row.update(context or {})
+        for key, path in self.nested_keys.items():
+            value: t.Any = row
+            for part in path:
+                value = value.get(part) if isinstance(value, dict) else None
+            row[key] = value
+        return row
+
+
+def _brief(exc: BaseException | None) -> str:
+    """A one-line description of a transient error."""
+    if exc is None:
+        return "no error"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text if isinstance(exc, RetriableAPIError) else f"{type(exc).__name__}: {text}"

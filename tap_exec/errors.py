@@ -1,0 +1,82 @@
+"""The tap's failure vocabulary: one readable line per failure, and the exit status that goes with it."""
+
+from __future__ import annotations
+
+import typing as t
+from http import HTTPStatus
+
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+if t.TYPE_CHECKING:
+    import requests
+
+EXIT_FAILED = 1  # a permanent error: fix the cause, then run again
+EXIT_BUDGET = 3  # `max_requests` reached: state is saved, run again to continue
+EXIT_RATE_LIMITED = 75  # the API asked for a wait longer than `max_wait_seconds` (EX_TEMPFAIL): run again later
+
+# What a user can do about each status (NOTES.md: the API's error types).
+ADVICE: dict[int, str] = {
+    HTTPStatus.BAD_REQUEST: "the request was rejected; check the tap's settings (page_size, start_date)",
+    HTTPStatus.UNAUTHORIZED: "check the `api_key` setting (Settings > API in Exec; keys look like exec_live_…)",
+    HTTPStatus.FORBIDDEN: "the workspace is inactive or the key lacks access; ask an Exec admin",
+    HTTPStatus.NOT_FOUND: "check the `api_url` setting (default https://api.exec.com/rest/v1)",
+}
+
+
+class ExecTapError(Exception):
+    """An expected failure: printed as one line, no traceback, and the run exits with `exit_code`."""
+
+    exit_code = EXIT_FAILED
+
+
+class ExecAPIError(FatalAPIError, ExecTapError):
+    """The API answered with a permanent error or a body that is not the documented shape."""
+
+
+class ParentNotFoundError(ExecAPIError):
+    """A child endpoint answered 404: its parent was deleted between the list and the detail call."""
+
+
+class RetryableError(RetriableAPIError):
+    """A transient failure (5xx, 429, truncated body) worth another try."""
+
+    def __init__(self, message: str, response: requests.Response | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, response)
+        self.retry_after = retry_after
+
+
+class RetriesExhaustedError(ExecTapError):
+    """A request still failed after `max_retries` tries."""
+
+
+class StopSyncError(ExecTapError):
+    """A clean, resumable stop: the final state is written before the tap exits."""
+
+
+class WaitTooLongError(StopSyncError):
+    """The API asked for a wait longer than `max_wait_seconds` (typically the daily limit)."""
+
+    exit_code = EXIT_RATE_LIMITED
+
+
+class BudgetReachedError(StopSyncError):
+    """`max_requests` was reached."""
+
+    exit_code = EXIT_BUDGET
+
+
+def describe_http_error(response: requests.Response, endpoint: str) -> str:
+    """`GET /path -> 401 authentication_error/invalid_api_key: message. What to do.` from the API's envelope."""
+    error: dict[str, t.Any] = {}
+    try:
+        body = response.json()
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            error = body["error"]
+    except ValueError:
+        pass
+    status = response.status_code
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "HTTP error"
+    kind = "/".join(str(error[k]) for k in ("type", "code") if error.get(k)) or phrase
+    message = str(error.get("message") or "no error message in the response")
+    advice = ADVICE.get(status, "see the Troubleshooting section of the README")
+    return f"GET {endpoint} -> {response.status_code} {kind}: {message}. What to do: {advice}."

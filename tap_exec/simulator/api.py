@@ -1,0 +1,338 @@
+"""The Exec API's read endpoints over a Dataset: routing, filters, orderings, includes, pagination."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from tap_exec.simulator.data import RANKS, Session, iso, parse_iso
+from tap_exec.simulator.detail import page_versions, proficiency_entries, session_detail
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from tap_exec.simulator.data import Dataset
+
+Query = dict[str, str]
+Response = tuple[int, dict[str, Any]]
+
+
+class ApiError(Exception):
+    """An error the API reports with its envelope."""
+
+    def __init__(self, status: int, type_: str, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body: dict[str, Any] = {"error": {"type": type_, "message": message}}
+        if code:
+            self.body["error"]["code"] = code
+
+
+def not_found(what: str, ident: str) -> ApiError:
+    """The 404 envelope the spec shows (`Scenario not found: abc123`)."""
+    return ApiError(404, "not_found", f"{what} not found: {ident}")
+
+
+def paginate(rows: Sequence[Any], query: Query, render: Callable[[Any], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Slice one page; a page past the last one is an empty `data` list (NOTES.md leaves this open)."""
+    try:
+        page = int(query.get("page", "1"))
+        size = int(query.get("page_size", "50"))
+    except ValueError:
+        page = size = 0
+    if page < 1 or not 1 <= size <= 100:
+        raise ApiError(400, "invalid_request", "Invalid pagination parameters", "invalid_pagination")
+    chunk = rows[(page - 1) * size : page * size]
+    return {
+        "data": [render(r) for r in chunk] if render else list(chunk),
+        "pagination": {"page": page, "page_size": size, "total_count": len(rows), "total_pages": math.ceil(len(rows) / size)},
+    }
+
+
+def public(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row without the simulator's private `_` fields."""
+    return {k: v for k, v in row.items() if not k.startswith("_")}
+
+
+def includes(query: Query) -> set[str]:
+    """The comma-separated `include` values."""
+    return {part.strip() for part in query.get("include", "").split(",") if part.strip()}
+
+
+def ids(query: Query, name: str) -> set[str] | None:
+    """A comma-separated id filter, or None when absent."""
+    raw = query.get(name)
+    return None if raw is None else {part for part in raw.split(",") if part}
+
+
+class ExecApi:
+    """Answers GET requests the way the Exec API does, from one Dataset."""
+
+    def __init__(self, data: Dataset, *, members_shape: str = "flat") -> None:
+        self.data = data
+        self.members_shape = members_shape
+        self.routes: list[tuple[re.Pattern[str], Callable[..., dict[str, Any]]]] = [
+            (re.compile(pattern + "$"), handler)
+            for pattern, handler in (
+                (r"/workspace", self.workspace),
+                (r"/workspace/members", self.members),
+                (r"/workspace/groups", self.groups),
+                (r"/collections", self.collections),
+                (r"/scenarios", self.scenarios),
+                (r"/scenarios/assignments", self.assignments),
+                (r"/scenarios/(?P<sid>[^/]+)/analytics/summary", self.analytics_summary),
+                (r"/scenarios/(?P<sid>[^/]+)/analytics/participants", self.analytics_participants),
+                (r"/sessions", self.sessions),
+                (r"/sessions/(?P<sid>[^/]+)", self.session_detail),
+                (r"/skills", self.skills),
+                (r"/skills/(?P<sid>[^/]+)/proficiency", self.skill_proficiency),
+                (r"/knowledge-hub/folders", self.folders),
+                (r"/knowledge-hub/pages", self.pages),
+                (r"/knowledge-hub/pages/(?P<pid>[^/]+)", self.page_detail),
+                (r"/knowledge-hub/pages/(?P<pid>[^/]+)/versions", self.page_versions),
+                (r"/knowledge-hub/sources", self.sources),
+            )
+        ]
+
+    def get(self, path: str, query: Query) -> Response:
+        """Dispatch one GET; errors come back as their status and envelope."""
+        for pattern, handler in self.routes:
+            match = pattern.match(path)
+            if match:
+                try:
+                    return 200, handler(query, **match.groupdict())
+                except ApiError as exc:
+                    return exc.status, exc.body
+        return 404, {"error": {"type": "not_found", "message": f"No route: {path}"}}
+
+    # -- workspace -----------------------------------------------------------------------
+    def workspace(self, _query: Query) -> dict[str, Any]:
+        """GET /workspace."""
+        return self.data.workspace
+
+    def members(self, query: Query) -> dict[str, Any]:
+        """GET /workspace/members: flat per the schema, or the nested shape of the spec's example."""
+        if self.members_shape == "nested":
+            return paginate(self.data.members, query, self._nested_member)
+        return paginate(self.data.members, query)
+
+    def _nested_member(self, member: dict[str, Any]) -> dict[str, Any]:
+        return {"id": "m-" + member["id"][:8], "user": self.data.user_ref(member), "role": member["role"], "created_at": member["created_at"]}
+
+    def groups(self, query: Query) -> dict[str, Any]:
+        """GET /workspace/groups."""
+        return paginate(self.data.groups, query)
+
+    def collections(self, query: Query) -> dict[str, Any]:
+        """GET /collections, alphabetical by name."""
+        return paginate(self.data.collections, query)
+
+    # -- scenarios -----------------------------------------------------------------------
+    def scenarios(self, query: Query) -> dict[str, Any]:
+        """GET /scenarios: archived only with include_archived=true, skills only with include=skills."""
+        rows = [s for s in self.data.scenarios if query.get("include_archived") == "true" or not s["_archived"]]
+        with_skills = "skills" in includes(query)
+
+        def render(s: dict[str, Any]) -> dict[str, Any]:
+            out = public(s)
+            if with_skills:
+                out["skills"] = [{"id": k["id"], "name": k["name"], "slug": k["slug"]} for k in s["_skills"]]
+            return out
+
+        return paginate(rows, query, render)
+
+    def _scenario(self, ident: str) -> dict[str, Any]:
+        for s in self.data.scenarios:
+            if ident in {s["id"], s["slug"]}:
+                return s
+        raise not_found("Scenario", ident)
+
+    def assignments(self, query: Query) -> dict[str, Any]:
+        """GET /scenarios/assignments."""
+        return paginate(self.data.assignments, query)
+
+    def _scenario_sessions(self, scenario_id: str) -> dict[str, list[Session]]:
+        by_user: dict[str, list[Session]] = defaultdict(list)
+        for s in self.data.sessions:
+            if s.scenario["id"] == scenario_id:
+                by_user[s.user["id"]].append(s)
+        return by_user
+
+    def analytics_summary(self, _query: Query, sid: str) -> dict[str, Any]:
+        """GET /scenarios/{id}/analytics/summary, computed from the scenario's sessions."""
+        by_user = self._scenario_sessions(self._scenario(sid)["id"])
+        entries = [self._participant(user_sessions) for user_sessions in by_user.values()]
+        best = [e["best_score"] for e in entries if e["best_score"] is not None]
+        lifts = [e["lift_percentage"] for e in entries if e["lift_percentage"] is not None]
+        sessions = [s for user_sessions in by_user.values() for s in user_sessions]
+        durations = [s.duration for s in sessions if s.duration is not None]
+        ranks = [e["best_rank"] or "unranked" for e in entries]
+        avg_best = round(sum(best) / len(best), 1) if best else 0.0
+        return {
+            "participant_count": len(entries),
+            "total_sessions": len(sessions),
+            "average_best_score": avg_best,
+            "average_best_rank": Session("", {}, {}, avg_best if best else None, None, 0).rank() or "unranked",
+            "average_lift_percentage": round(sum(lifts) / len(lifts), 1) if lifts else 0.0,
+            "total_practice_minutes": int(sum(durations) // 60),
+            "average_session_duration_seconds": round(sum(durations) / len(durations), 1) if durations else 0.0,
+            "score_distribution": [
+                {"rank": r, "count": ranks.count(r), "percentage": round(100 * ranks.count(r) / len(ranks), 1) if ranks else 0.0}
+                for r in RANKS
+            ],
+        }
+
+    @staticmethod
+    def _participant(sessions: list[Session]) -> dict[str, Any]:
+        scored = [s for s in sessions if s.score is not None]
+        first = scored[0] if scored else None
+        best = max(scored, key=lambda s: s.score or 0.0) if scored else None
+        lift = None
+        if first and best and first.score:
+            lift = round(100 * ((best.score or 0.0) - first.score) / first.score, 1)
+        return {
+            "user": sessions[0].user,
+            "session_count": len(sessions),
+            "first_score": first.score if first else None,
+            "first_rank": first.rank() if first else None,
+            "best_score": best.score if best else None,
+            "best_rank": best.rank() if best else None,
+            "lift_percentage": lift,
+            "total_duration_seconds": round(sum(s.duration or 0.0 for s in sessions), 1),
+        }
+
+    def analytics_participants(self, query: Query, sid: str) -> dict[str, Any]:
+        """GET /scenarios/{id}/analytics/participants, best score first (nulls last), ties by user id."""
+        by_user = self._scenario_sessions(self._scenario(sid)["id"])
+        entries = [self._participant(v) for v in by_user.values()]
+        entries.sort(key=lambda e: e["user"]["id"])
+        entries.sort(key=lambda e: -(e["best_score"] if e["best_score"] is not None else -1.0))
+        return paginate(entries, query)
+
+    # -- sessions ------------------------------------------------------------------------
+    def sessions(self, query: Query) -> dict[str, Any]:
+        """GET /sessions: start/end date filters (inclusive) and `sorting`, newest first by default."""
+        rows: Sequence[Session] = self.data.sessions
+        lo, hi = 0, len(rows)
+        if "start_date" in query:
+            lo = _bisect(rows, parse_iso(query["start_date"]))
+        if "end_date" in query:
+            hi = _bisect(rows, parse_iso(query["end_date"]) + 1)
+        window: Sequence[Session] = rows[lo:max(lo, hi)]
+        for name in ("scenario_ids", "user_ids"):
+            wanted = ids(query, name)
+            if wanted is not None:
+                attr = "scenario" if name == "scenario_ids" else "user"
+                window = [s for s in window if getattr(s, attr)["id"] in wanted]
+        sorting = query.get("sorting", "-created_at")
+        if sorting == "-created_at":
+            window = window[::-1]
+        elif sorting != "created_at":
+            field_name = {"score": "score", "duration": "duration"}.get(sorting.lstrip("-"))
+            if field_name is None:
+                raise ApiError(400, "invalid_request", f"Invalid sorting: {sorting}", "invalid_sorting")
+            window = sorted(window, key=lambda s: getattr(s, field_name) or 0.0, reverse=sorting.startswith("-"))
+        return paginate(window, query, Session.as_list_item)
+
+    def session_detail(self, query: Query, sid: str) -> dict[str, Any]:
+        """GET /sessions/{id}: transcript and evaluations only when included."""
+        session = self.data.session(sid)
+        if session is None:
+            raise not_found("Session", sid)
+        return session_detail(session, includes(query))
+
+    # -- skills --------------------------------------------------------------------------
+    def skills(self, query: Query) -> dict[str, Any]:
+        """GET /skills, alphabetical; `include=proficiency` adds the summary."""
+        with_prof = "proficiency" in includes(query)
+
+        def render(skill: dict[str, Any]) -> dict[str, Any]:
+            out = public(skill)
+            if with_prof:
+                out["proficiency_summary"] = self._proficiency_summary(skill["id"])
+            return out
+
+        return paginate(self.data.skills, query, render)
+
+    def _skill_entries(self, skill_id: str) -> list[dict[str, Any]]:
+        return proficiency_entries(self.data, skill_id)
+
+    def _proficiency_summary(self, skill_id: str) -> dict[str, Any] | None:
+        entries = self._skill_entries(skill_id)
+        if not entries:
+            return None
+        scored = [e["score"] for e in entries if e["score"] is not None]
+        return {
+            "participant_count": len(entries),
+            "scored_participant_count": len(scored),
+            "pct_proficient_plus": round(100 * sum(s >= 75 for s in scored) / len(scored)) if scored else 0,
+            "avg_score": round(sum(scored) / len(scored), 1) if scored else None,
+        }
+
+    def skill_proficiency(self, query: Query, sid: str) -> dict[str, Any]:
+        """GET /skills/{id}/proficiency."""
+        if not any(s["id"] == sid for s in self.data.skills):
+            raise not_found("Skill", sid)
+        return paginate(self._skill_entries(sid), query)
+
+    # -- knowledge hub -------------------------------------------------------------------
+    def folders(self, query: Query) -> dict[str, Any]:
+        """GET /knowledge-hub/folders, alphabetical."""
+        rows = sorted(self.data.folders, key=lambda f: f["name"])
+        if "parent_id" in query:
+            rows = [f for f in rows if f["parent"] == query["parent_id"]]
+        return paginate(rows, query)
+
+    def pages(self, query: Query) -> dict[str, Any]:
+        """GET /knowledge-hub/pages: updated_after/before inclusive, newest `updated_at` first."""
+        rows = list(self.data.pages)
+        if "updated_after" in query:
+            after = iso(parse_iso(query["updated_after"]))
+            rows = [p for p in rows if p["updated_at"] >= after]
+        if "updated_before" in query:
+            before = iso(parse_iso(query["updated_before"]))
+            rows = [p for p in rows if p["updated_at"] <= before]
+        sort = query.get("sort", "updated_at")
+        if sort == "title":
+            rows.sort(key=lambda p: p["title"])
+        else:
+            rows.sort(key=lambda p: (p[sort], p["id"]), reverse=True)
+        return paginate(rows, query, public)
+
+    def _page(self, pid: str) -> dict[str, Any]:
+        page = next((p for p in self.data.pages if p["id"] == pid), None)
+        if page is None:
+            raise not_found("Page", pid)
+        return page
+
+    def page_detail(self, query: Query, pid: str) -> dict[str, Any]:
+        """GET /knowledge-hub/pages/{id}: body, full sources, and the draft when included."""
+        page = self._page(pid)
+        by_id = {s["id"]: s for s in self.data.sources}
+        out = public(page)
+        out["content"] = page["_content"]
+        out["sources"] = [by_id[i] for i in page["_sources"] if i in by_id]
+        if "draft" in includes(query):
+            out["draft"] = page["_draft"]
+        return out
+
+    def page_versions(self, query: Query, pid: str) -> dict[str, Any]:
+        """GET /knowledge-hub/pages/{id}/versions, newest first."""
+        return paginate(page_versions(self.data, self._page(pid)), query)
+
+    def sources(self, query: Query) -> dict[str, Any]:
+        """GET /knowledge-hub/sources (metadata only; `content` is on the detail endpoint)."""
+        return paginate(self.data.sources, query)
+
+
+def _bisect(rows: Sequence[Session], ts: int) -> int:
+    lo, hi = 0, len(rows)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rows[mid].created < ts:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo

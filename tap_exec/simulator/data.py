@@ -1,0 +1,189 @@
+"""Seeded, internally consistent Exec workspace data for the simulator."""
+
+from __future__ import annotations
+
+import bisect
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+# All generated timestamps fall before this instant; rows added during a sync come after it.
+EPOCH_NOW = int(datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp())
+YEAR = 365 * 24 * 3600
+RANKS = ("gold", "silver", "bronze", "unranked")
+FIRST_NAMES = ("Jane", "José", "Zoë", "Ørjan", "Amélie", "Bob", "Łukasz", "Nguyễn", "李", "Renée", "Ömer", "Aiko")
+LAST_NAMES = ("Smith", "García", "Müller", "O'Brien", "Søndergaard", "Dvořák", "Ng", "王", "Kowalska", "Ibáñez")
+TOPICS = ("Procurement", "Discovery", "Pricing", "Renewal", "Onboarding", "Négociation", "Objection", "Leadership")
+EMOJI = ("💼", "📎", "🚀", "🎯", None)
+
+
+def iso(ts: int) -> str:
+    """Format epoch seconds the way the API does (`2026-03-15T14:30:00Z`)."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(value: str) -> int:
+    """Parse an ISO 8601 date-time filter value into epoch seconds."""
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp())
+
+
+@dataclass
+class Counts:
+    """How many rows of each kind the simulator seeds."""
+
+    members: int = 40
+    former_users: int = 3
+    groups: int = 6
+    collections: int = 8
+    scenarios: int = 30
+    skills: int = 12
+    assignments: int = 120
+    sessions: int = 1500
+    folders: int = 10
+    pages: int = 40
+    sources: int = 30
+
+    @classmethod
+    def scaled(cls, scale: float, **overrides: int) -> Counts:
+        """Default counts times `scale` (at least one of each), then explicit overrides."""
+        base = cls()
+        values = {k: max(1, round(v * scale)) for k, v in vars(base).items()}
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclass
+class Session:
+    """One roleplay session, stored compactly; rendered to JSON on demand."""
+
+    id: str
+    user: dict[str, Any]
+    scenario: dict[str, Any]
+    score: float | None
+    duration: float | None
+    created: int
+
+    def rank(self) -> str | None:
+        """Rank follows score, as the API grades it."""
+        if self.score is None:
+            return None
+        return "gold" if self.score >= 85 else "silver" if self.score >= 70 else "bronze" if self.score >= 50 else "unranked"
+
+    def as_list_item(self) -> dict[str, Any]:
+        """The SessionListItem shape."""
+        return {
+            "id": self.id,
+            "user": self.user,
+            "scenario": self.scenario,
+            "score": self.score,
+            "rank": self.rank(),
+            "duration_seconds": self.duration,
+            "is_valid_attempt": self.score is not None,
+            "created_at": iso(self.created),
+        }
+
+
+@dataclass
+class Dataset:
+    """Everything one simulated workspace holds, with stable cross-references."""
+
+    seed: int
+    counts: Counts
+    workspace: dict[str, Any] = field(default_factory=dict)
+    users: list[dict[str, Any]] = field(default_factory=list)
+    members: list[dict[str, Any]] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    collections: list[dict[str, Any]] = field(default_factory=list)
+    scenarios: list[dict[str, Any]] = field(default_factory=list)
+    skills: list[dict[str, Any]] = field(default_factory=list)
+    assignments: list[dict[str, Any]] = field(default_factory=list)
+    sessions: list[Session] = field(default_factory=list)  # ascending by (created, id)
+    folders: list[dict[str, Any]] = field(default_factory=list)
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    rng: random.Random = field(default_factory=random.Random)
+    clock: int = EPOCH_NOW
+    _by_id: dict[str, Session] | None = None
+
+    def session(self, session_id: str) -> Session | None:
+        """Look a session up by id (index rebuilt after inserts and deletes)."""
+        if self._by_id is None:
+            self._by_id = {s.id: s for s in self.sessions}
+        return self._by_id.get(session_id)
+
+    # -- helpers -----------------------------------------------------------------
+    def new_id(self) -> str:
+        """A deterministic UUID from the dataset's generator."""
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def tick(self) -> int:
+        """Advance the simulated clock by one second: rows changed mid-sync are newer than all others."""
+        self.clock += 1
+        return self.clock
+
+    def past(self, span: int = YEAR) -> int:
+        """A random instant within `span` seconds before the simulated now."""
+        return EPOCH_NOW - self.rng.randrange(span)
+
+    def text(self, lines: int = 1) -> str:
+        """Short unicode text, multi-line when asked."""
+        words = ("value", "budget", "naïve", "résumé", "follow-up", "ROI 📈", "pain point", "décision", "next step")
+        return "\n".join(" ".join(self.rng.choice(words) for _ in range(6)).capitalize() + "." for _ in range(lines))
+
+    def maybe(self, value: Any, p_null: float = 0.25) -> Any:
+        """`value`, or None with probability `p_null`."""
+        return None if self.rng.random() < p_null else value
+
+    def user_ref(self, user: dict[str, Any]) -> dict[str, Any]:
+        """The nested User object (id, email, first/last name)."""
+        return {k: user[k] for k in ("id", "email", "first_name", "last_name")}
+
+    @staticmethod
+    def scenario_ref(scenario: dict[str, Any]) -> dict[str, Any]:
+        """The nested ScenarioRef object."""
+        return {"id": scenario["id"], "name": scenario["name"], "slug": scenario["slug"]}
+
+    # -- sessions (the large, changing list) -----------------------------------------
+    def make_session(self, created: int) -> Session:
+        """A session by a random user on a random live scenario."""
+        user = self.rng.choice(self.users)
+        scenario = self.rng.choice(self.scenarios)
+        graded = self.rng.random() > 0.15
+        return Session(
+            id=self.new_id(),
+            user=self.user_ref(user),
+            scenario=self.scenario_ref(scenario),
+            score=round(self.rng.uniform(20, 100), 1) if graded else None,
+            duration=round(self.rng.uniform(60, 900), 1) if self.rng.random() > 0.05 else None,
+            created=created,
+        )
+
+    def insert_session(self, created: int | None = None) -> Session:
+        """Add a session (newest unless `created` is given), keeping the order."""
+        session = self.make_session(self.tick() if created is None else created)
+        self._by_id = None
+        bisect.insort(self.sessions, session, key=lambda s: (s.created, s.id))
+        return session
+
+    def delete_session(self, index: int) -> Session:
+        """Remove the session at `index` of the ascending list."""
+        self._by_id = None
+        return self.sessions.pop(index)
+
+    def grade_session(self, index: int) -> Session:
+        """Re-grade a session: score (and so rank and validity) change, created_at does not."""
+        session = self.sessions[index]
+        session.score = round(self.rng.uniform(20, 100), 1)
+        return session
+
+    def touch_page(self, index: int) -> dict[str, Any]:
+        """Edit a page: it becomes the most recently updated one."""
+        page = self.pages[index]
+        page["updated_at"] = iso(self.tick())
+        return page
+

@@ -1,0 +1,226 @@
+"""The simulator's HTTP layer: bearer auth, rate limits, injected faults and scheduled data changes."""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import json
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from tap_exec.simulator.api import ExecApi
+from tap_exec.simulator.seed import build
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tap_exec.simulator.data import Dataset
+
+BASE_PATH = "/rest/v1"
+DEFAULT_API_KEY = "exec_live_" + "S1mulat0rKey" * 3 + "abcd"
+FAULT_KINDS = ("500", "502", "503", "504", "drop", "truncate", "invalid_json", "slow")
+
+
+@dataclass
+class Faults:
+    """Seeded fault injection: each request fails with probability `rate`, as one of `kinds`."""
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = FAULT_KINDS
+    seed: int = 1
+    slow_seconds: float = 3.0
+
+
+@dataclass
+class Limits:
+    """Rate limits: `per_window` requests per `window` seconds, and `daily` in all."""
+
+    per_window: int | None = None
+    window: float = 60.0
+    retry_after: float | None = None  # announced wait; None announces the real time to the next free slot
+    daily: int | None = None
+    daily_retry_after: int = 6 * 3600
+    style: str = "body"  # body (top level), error (inside `error`), header (seconds), header-date, none
+
+
+@dataclass
+class Stats:
+    """What the simulator served, for tests and benchmarks (never the key)."""
+
+    log: list[tuple[str, dict[str, str], int]] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        """Every request answered, whatever its status."""
+        return len(self.log)
+
+    def count(self, status: int) -> int:
+        """How many responses had `status`."""
+        return sum(1 for _, _, s in self.log if s == status)
+
+    def paths(self, status: int = 200) -> list[str]:
+        """Paths answered with `status`, in order."""
+        return [p for p, _, s in self.log if s == status]
+
+
+class Simulator:
+    """A running Exec API double on loopback."""
+
+    def __init__(
+        self,
+        data: Dataset | None = None,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: Faults | None = None,
+        limits: Limits | None = None,
+        members_shape: str = "flat",
+        compress: bool = False,
+    ) -> None:
+        self.data = data if data is not None else build()
+        self.api = ExecApi(self.data, members_shape=members_shape)
+        self.api_key = api_key
+        self.faults = faults or Faults()
+        self.limits = limits or Limits()
+        self.compress = compress
+        self.stats = Stats()
+        self.lock = threading.Lock()
+        self._fault_rng = random.Random(self.faults.seed)
+        self._window: deque[float] = deque()
+        self._accepted = 0
+        self._schedule: dict[int, list[Callable[[Dataset], Any]]] = {}
+        self.server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self.server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The API base URL, as the tap's `api_url` setting wants it."""
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}{BASE_PATH}"
+
+    def schedule(self, at_request: int, change: Callable[[Dataset], Any]) -> None:
+        """Apply `change` to the data just before serving the `at_request`-th accepted request (1-based)."""
+        self._schedule.setdefault(at_request, []).append(change)
+
+    def start(self) -> Simulator:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self.server.serve_forever, name="exec-simulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port."""
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- request pipeline (called under the lock) --------------------------------------
+    def gate(self, auth: str | None) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+        """Auth and rate limits; None lets the request through."""
+        if auth != f"Bearer {self.api_key}":
+            body = {"error": {"type": "authentication_error", "code": "invalid_api_key", "message": "Invalid or inactive API key"}}
+            return 401, body, {}
+        now = time.monotonic()
+        while self._window and now - self._window[0] >= self.limits.window:
+            self._window.popleft()
+        if self.limits.daily is not None and self._accepted >= self.limits.daily:
+            return self._rate_limited(self.limits.daily_retry_after, "Daily request limit exceeded")
+        if self.limits.per_window is not None and len(self._window) >= self.limits.per_window:
+            wait = self.limits.retry_after
+            if wait is None:
+                wait = max(0.0, self.limits.window - (now - self._window[0]))
+            return self._rate_limited(wait, "Rate limit exceeded")
+        self._window.append(now)
+        self._accepted += 1
+        for change in self._schedule.pop(self._accepted, []):
+            change(self.data)
+        return None
+
+    def _rate_limited(self, wait: float, message: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        seconds: float = int(wait) if float(wait).is_integer() else wait
+        error: dict[str, Any] = {"type": "rate_limited", "code": "rate_limit_exceeded", "message": message}
+        body: dict[str, Any] = {"error": error}
+        headers: dict[str, str] = {}
+        style = self.limits.style
+        if style == "body":
+            body["retry_after"] = seconds
+        elif style == "error":
+            error["retry_after"] = seconds
+        elif style == "header":
+            headers["Retry-After"] = str(seconds)
+        elif style == "header-date":
+            headers["Retry-After"] = email.utils.formatdate(time.time() + wait, usegmt=True)
+        return 429, body, headers
+
+    def draw_fault(self) -> str | None:
+        """The injected fault for this request, if any (seeded, so runs repeat)."""
+        if self.faults.rate and self._fault_rng.random() < self.faults.rate:
+            return self._fault_rng.choice(self.faults.kinds)
+        return None
+
+
+def _handler_for(sim: Simulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            """Quiet: the simulator keeps its own log in `stats`."""
+
+        def do_GET(self) -> None:
+            """Serve one API request."""
+            parts = urlsplit(self.path)
+            query = dict(parse_qsl(parts.query))
+            path = parts.path.removeprefix(BASE_PATH) if parts.path.startswith(BASE_PATH + "/") else None
+            with sim.lock:
+                denied = sim.gate(self.headers.get("Authorization"))
+                fault = None if denied else sim.draw_fault()
+                if denied:
+                    status, body, headers = denied
+                elif path is None:
+                    status, body, headers = 404, {"error": {"type": "not_found", "message": f"No route: {parts.path}"}}, {}
+                else:
+                    status, body = sim.api.get(path, query)
+                    headers = {}
+                    if fault in {"500", "502", "503", "504"}:
+                        status, body = int(fault), {"error": {"type": "server_error", "message": "Upstream failure"}}
+                payload = json.dumps(body, ensure_ascii=False).encode()
+                sim.stats.log.append((parts.path, query, status if fault in {None, "500", "502", "503", "504"} else -1))
+            self._reply(status, payload, headers, fault)
+
+        def _reply(self, status: int, payload: bytes, headers: dict[str, str], fault: str | None) -> None:
+            if fault == "drop":
+                self.close_connection = True
+                return
+            if fault == "slow":
+                time.sleep(sim.faults.slow_seconds)
+            if fault == "invalid_json":
+                payload = payload[: len(payload) // 2]
+            encoding = None
+            if sim.compress and "gzip" in self.headers.get("Accept-Encoding", "") and len(payload) > 512:
+                payload, encoding = gzip.compress(payload, compresslevel=5), "gzip"
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload) * (2 if fault == "truncate" else 1)))
+            if encoding:
+                self.send_header("Content-Encoding", encoding)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+            if fault == "truncate":
+                self.close_connection = True
+
+    return Handler

@@ -1,0 +1,185 @@
+"""One declarative class per Exec endpoint, grouped by domain; STREAM_TYPES is the registry."""
+
+from __future__ import annotations
+
+import typing as t
+
+from tap_exec.client import ExecChildStream, ExecStream
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context, Record
+
+
+# -- workspace -----------------------------------------------------------------------------
+class WorkspaceStream(ExecStream):
+    """GET /workspace: the workspace itself, one record."""
+
+    name = "workspace"
+    path = "/workspace"
+    paginated = False
+
+
+class WorkspaceMembersStream(ExecStream):
+    """GET /workspace/members: current members (flat, as the schema says)."""
+
+    name = "workspace_members"
+    path = "/workspace/members"
+
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:  # noqa: ARG002
+        """Accept the spec example's nested `user` shape too, flattening it to the schema's (id = user id)."""
+        user = row.pop("user", None)
+        if isinstance(user, dict):
+            row.update({k: user.get(k) for k in ("id", "email", "first_name", "last_name")})
+        return row
+
+
+class WorkspaceGroupsStream(ExecStream):
+    """GET /workspace/groups."""
+
+    name = "workspace_groups"
+    path = "/workspace/groups"
+
+
+# -- content -------------------------------------------------------------------------------
+class CollectionsStream(ExecStream):
+    """GET /collections: scenario collections, alphabetical."""
+
+    name = "collections"
+    path = "/collections"
+
+
+class ScenariosStream(ExecStream):
+    """GET /scenarios: archived ones too, with the skills each evaluates."""
+
+    name = "scenarios"
+    path = "/scenarios"
+    params: t.ClassVar[dict[str, str]] = {"include_archived": "true", "include": "skills"}
+    child_key = "scenario_id"
+
+
+class AssignmentsStream(ExecStream):
+    """GET /scenarios/assignments."""
+
+    name = "assignments"
+    path = "/scenarios/assignments"
+
+
+class ScenarioAnalyticsStream(ExecChildStream):
+    """GET /scenarios/{id}/analytics/summary: one record per scenario."""
+
+    name = "scenario_analytics"
+    path = "/scenarios/{scenario_id}/analytics/summary"
+    parent_stream_type = ScenariosStream
+    primary_keys = ("scenario_id",)
+    paginated = False
+
+
+class ScenarioParticipantsStream(ExecChildStream):
+    """GET /scenarios/{id}/analytics/participants: one record per participant per scenario."""
+
+    name = "scenario_participants"
+    path = "/scenarios/{scenario_id}/analytics/participants"
+    parent_stream_type = ScenariosStream
+    primary_keys = ("scenario_id", "user_id")
+    nested_keys: t.ClassVar[dict[str, tuple[str, ...]]] = {"user_id": ("user", "id")}
+
+
+# -- practice ------------------------------------------------------------------------------
+class SessionsStream(ExecStream):
+    """GET /sessions: roleplay attempts with score and rank."""
+
+    name = "sessions"
+    path = "/sessions"
+    child_key = "session_id"
+
+
+class SessionDetailsStream(ExecChildStream):
+    """GET /sessions/{id}: feedback, transcript and evaluations of one session."""
+
+    name = "session_details"
+    path = "/sessions/{session_id}"
+    parent_stream_type = SessionsStream
+    params: t.ClassVar[dict[str, str]] = {"include": "transcript,evaluations"}
+    paginated = False
+
+
+class SkillsStream(ExecStream):
+    """GET /skills: skills with their aggregate proficiency."""
+
+    name = "skills"
+    path = "/skills"
+    params: t.ClassVar[dict[str, str]] = {"include": "proficiency"}
+    child_key = "skill_id"
+
+
+class SkillProficiencyStream(ExecChildStream):
+    """GET /skills/{id}/proficiency: per-user proficiency in one skill."""
+
+    name = "skill_proficiency"
+    path = "/skills/{skill_id}/proficiency"
+    parent_stream_type = SkillsStream
+    primary_keys = ("skill_id", "user_id")
+    nested_keys: t.ClassVar[dict[str, tuple[str, ...]]] = {"user_id": ("user", "id")}
+
+
+# -- knowledge hub -------------------------------------------------------------------------
+class KnowledgeHubFoldersStream(ExecStream):
+    """GET /knowledge-hub/folders: every folder (space), nested ones included."""
+
+    name = "knowledge_hub_folders"
+    path = "/knowledge-hub/folders"
+
+
+class KnowledgeHubPagesStream(ExecStream):
+    """GET /knowledge-hub/pages: page metadata (the body is in knowledge_hub_page_contents)."""
+
+    name = "knowledge_hub_pages"
+    path = "/knowledge-hub/pages"
+    child_key = "page_id"
+
+
+class KnowledgeHubPageContentsStream(ExecChildStream):
+    """GET /knowledge-hub/pages/{id}: markdown body, sources and draft of one page."""
+
+    name = "knowledge_hub_page_contents"
+    path = "/knowledge-hub/pages/{page_id}"
+    parent_stream_type = KnowledgeHubPagesStream
+    params: t.ClassVar[dict[str, str]] = {"include": "draft"}
+    paginated = False
+
+
+class KnowledgeHubPageVersionsStream(ExecChildStream):
+    """GET /knowledge-hub/pages/{id}/versions: a page's version history."""
+
+    name = "knowledge_hub_page_versions"
+    path = "/knowledge-hub/pages/{page_id}/versions"
+    parent_stream_type = KnowledgeHubPagesStream
+    primary_keys = ("page_id", "version")
+
+
+class KnowledgeHubSourcesStream(ExecStream):
+    """GET /knowledge-hub/sources: source metadata."""
+
+    name = "knowledge_hub_sources"
+    path = "/knowledge-hub/sources"
+
+
+STREAM_TYPES: tuple[type[ExecStream], ...] = (
+    WorkspaceStream,
+    WorkspaceMembersStream,
+    WorkspaceGroupsStream,
+    CollectionsStream,
+    ScenariosStream,
+    AssignmentsStream,
+    ScenarioAnalyticsStream,
+    ScenarioParticipantsStream,
+    SessionsStream,
+    SessionDetailsStream,
+    SkillsStream,
+    SkillProficiencyStream,
+    KnowledgeHubFoldersStream,
+    KnowledgeHubPagesStream,
+    KnowledgeHubPageContentsStream,
+    KnowledgeHubPageVersionsStream,
+    KnowledgeHubSourcesStream,
+)

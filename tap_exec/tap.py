@@ -1,0 +1,199 @@
+"""TapExec: settings, their checks, the stream registry and the run's clean-stop handling."""
+
+from __future__ import annotations
+
+import functools
+import json
+import ipaddress
+import re
+import sys
+import typing as t
+from importlib import metadata
+from urllib.parse import urlparse
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_exec.errors import EXIT_FAILED, ExecTapError, StopSyncError
+from tap_exec.streams import STREAM_TYPES
+from tap_exec.throttle import RequestGovernor
+
+if t.TYPE_CHECKING:
+    from singer_sdk.streams import Stream
+
+API_KEY_PATTERN = re.compile(r"exec_live_[A-Za-z0-9]{40}")
+DEFAULT_API_URL = "https://api.exec.com/rest/v1"
+SECRET_SETTINGS = ("api_key",)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("tap-exec")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def setting_problems(config: t.Mapping[str, t.Any]) -> list[str]:
+    """Checks JSON Schema cannot express well; messages name the setting, never a secret's value."""
+    problems = []
+    key = config.get("api_key")
+    if isinstance(key, str) and not API_KEY_PATTERN.fullmatch(key.strip()):
+        problems.append(
+            f"`api_key` is not an Exec API key: expected `exec_live_` followed by 40 letters or digits "
+            f"(got {len(key)} characters). Copy the key again from Exec: Settings > API."
+        )
+    url = config.get("api_url", DEFAULT_API_URL)
+    if isinstance(url, str):
+        parts = urlparse(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            problems.append(f"`api_url` must be an http(s) URL such as {DEFAULT_API_URL}; got {url!r}.")
+        elif parts.scheme == "http" and not _is_loopback(parts.hostname):
+            problems.append(
+                f"`api_url` uses plain http to {parts.hostname}: the API key would travel unencrypted. "
+                "Use https (plain http is allowed only for loopback addresses)."
+            )
+    return problems
+
+
+class TapExec(Tap):
+    """Singer tap for the Exec API."""
+
+    name = "tap-exec"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "api_key",
+            th.StringType,
+            required=True,
+            secret=True,
+            title="API key",
+            description="Exec API key (`exec_live_` + 40 letters/digits), from Settings > API. Admin access: keep it secret.",
+        ),
+        th.Property("api_url", th.StringType, default=DEFAULT_API_URL, title="API URL", description="Base URL of the Exec REST API; https unless loopback."),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            title="Start date",
+            description="Earliest `created_at` (sessions) / `updated_at` (Knowledge Hub pages) to extract on the first run.",
+        ),
+        th.Property(
+            "sessions_lookback_days",
+            th.NumberType(minimum=0),
+            default=3,
+            title="Sessions lookback (days)",
+            description="Re-read sessions created this many days before the bookmark, to pick up late grading.",
+        ),
+        th.Property("page_size", th.IntegerType(minimum=1, maximum=100), default=100, title="Page size", description="Rows per request (API maximum 100)."),
+        th.Property("request_timeout", th.IntegerType(minimum=1), default=30, title="Request timeout", description="Seconds to wait for one response before retrying."),
+        th.Property(
+            "max_requests_per_minute",
+            th.IntegerType(minimum=1),
+            default=60,
+            title="Max requests per minute",
+            description="Client-side pace across all streams (the API allows 60 per minute).",
+        ),
+        th.Property(
+            "rate_limit_window_seconds",
+            th.NumberType(minimum=0.001),
+            default=60,
+            title="Rate-limit window",
+            description="Length in seconds of the window `max_requests_per_minute` applies to (60 for the real API).",
+        ),
+        th.Property(
+            "max_requests",
+            th.IntegerType(minimum=1),
+            title="Max requests per run",
+            description="Optional request budget: at this many requests the tap stops cleanly with resumable state.",
+        ),
+        th.Property("max_retries", th.IntegerType(minimum=0), default=5, title="Max retries", description="Retries of a failing request (5xx, timeouts, dropped connections) before the run fails."),
+        th.Property(
+            "retry_backoff_seconds",
+            th.NumberType(minimum=0),
+            default=2,
+            title="Retry backoff",
+            description="First wait before a retry; doubles each time (jittered, capped at 60 s).",
+        ),
+        th.Property(
+            "max_wait_seconds",
+            th.NumberType(minimum=0),
+            default=900,
+            title="Max wait",
+            description="Longest `retry_after` the tap waits out; a longer one (the daily limit) stops the run cleanly.",
+        ),
+        th.Property("user_agent", th.StringType, default=f"tap-exec/{_version()}", title="User agent", description="User-Agent header sent with every request."),
+    ).to_dict()
+
+    @functools.cached_property
+    def governor(self) -> RequestGovernor:
+        """The run's one rate limiter and request budget, shared by every stream."""
+        return RequestGovernor(
+            int(self.config["max_requests_per_minute"]),
+            self.config.get("max_requests"),
+            window=float(self.config["rate_limit_window_seconds"]),
+        )
+
+    def discover_streams(self) -> list[Stream]:
+        """Every stream in the registry."""
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's schema checks plus ours, with any secret value masked out of the messages."""
+        errors = super()._validate_config(raise_errors=False) + setting_problems(self._config)
+        for name in SECRET_SETTINGS:
+            value = self._config.get(name)
+            if value:
+                errors = [e.replace(str(value), "***") for e in errors]
+        if errors and raise_errors:
+            raise ConfigValidationError("Invalid configuration", errors=errors)
+        return errors
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: t.Any = None,  # noqa: ANN401 - the SDK's private _ConfigInput
+        state: t.IO[str] | None = None,
+        catalog: t.IO[str] | None = None,
+    ) -> None:
+        """Run a sync; expected failures end with one line and an exit status, after the final state."""
+        if about:
+            cls.print_about(about_format)
+            sys.exit(0)
+        cls.print_version(print_fn=cls.logger.info)
+        try:
+            tap = cls(
+                config=config.config if config else None,
+                state=None if state is None else t.cast("dict[str, t.Any]", _load_json(state)),
+                catalog=None if catalog is None else t.cast("dict[str, t.Any]", _load_json(catalog)),
+                parse_env_config=bool(config and config.parse_env),
+                validate_config=True,
+            )
+        except ConfigValidationError as exc:
+            cls.logger.error("Invalid configuration: %s", " ".join(exc.errors))  # noqa: TRY400 - one line, no traceback
+            sys.exit(EXIT_FAILED)
+        try:
+            tap.sync_all()
+        except ExecTapError as exc:
+            if isinstance(exc, StopSyncError):
+                tap.state_writer.write_state(tap.state)
+            cls.logger.error("%s", exc)  # noqa: TRY400 - one line, no traceback
+            sys.exit(exc.exit_code)
+        finally:
+            if "governor" in tap.__dict__:
+                tap.logger.info("Requests: %s", tap.governor.summary())
+
+
+def _load_json(handle: t.IO[str]) -> t.Any:  # noqa: ANN401 - any JSON document
+    return json.load(handle)
