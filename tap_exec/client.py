@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import email.utils
 import functools
+import logging
 import random
+import sys
 import time
 import typing as t
 from urllib.parse import urlparse
@@ -20,6 +22,7 @@ from tap_exec import schemas
 from tap_exec.decoding import json_body, shape_problem
 from tap_exec.errors import (
     ExecAPIError,
+    ExecTapError,
     ParentNotFoundError,
     RetriesExhaustedError,
     RetryableError,
@@ -73,9 +76,9 @@ def retry_after_seconds(response: requests.Response) -> float | None:
 class ExecStream(RESTStream[t.Any]):
     """One Exec endpoint; subclasses name the stream and path, and only say what differs."""
 
-    primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)  # type: ignore[misc]
+    primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)
     replication_key = None
-    schema = StreamSchema(SchemaDirectory(schemas))  # type: ignore[assignment]
+    schema = StreamSchema(SchemaDirectory(schemas))
     #: False for endpoints that return one object instead of a `data` list.
     paginated: t.ClassVar[bool] = True
     #: Fixed query parameters (e.g. `include`), sent on every request.
@@ -93,7 +96,7 @@ class ExecStream(RESTStream[t.Any]):
         return str(self.config["api_url"]).rstrip("/")
 
     @functools.cached_property
-    def authenticator(self) -> BearerTokenAuthenticator:  # type: ignore[override]
+    def authenticator(self) -> BearerTokenAuthenticator:
         """Bearer auth with the `api_key` setting, built once per stream."""
         return BearerTokenAuthenticator(token=self.config["api_key"])
 
@@ -111,7 +114,7 @@ class ExecStream(RESTStream[t.Any]):
         """Page numbers up to `total_pages` for lists; none for single objects."""
         return TotalPagesPaginator() if self.paginated else None
 
-    def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:  # noqa: ANN401
+    def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:  # noqa: ANN401, ARG002
         """Fixed params, plus `page` and `page_size` on every list request."""
         params: dict[str, t.Any] = dict(self.params)
         if self.paginated:
@@ -122,11 +125,13 @@ class ExecStream(RESTStream[t.Any]):
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
         """Rows of `data` for lists, the object itself otherwise (already decoded and checked)."""
         body = json_body(response)
-        return body["data"] if self.paginated else [body]  # type: ignore[no-any-return]
+        return body["data"] if self.paginated else [body]
 
-    def get_child_context(self, record: Record, context: Context | None) -> dict[str, t.Any]:  # noqa: ARG002
-        """Children get this record's id under `child_key`."""
-        return {str(self.child_key): record["id"]}
+    def get_child_context(self, record: Record, context: Context | None) -> Context | None:
+        """Children get this record's id under `child_key`; leaf streams pass their own context on."""
+        if self.child_key is None:
+            return context
+        return {self.child_key: record["id"]}
 
     # -- error policy -----------------------------------------------------------------
     def validate_response(self, response: requests.Response) -> None:
@@ -174,8 +179,9 @@ class ExecStream(RESTStream[t.Any]):
                 return retrying(prepared_request, context)
             except TRANSIENT as exc:
                 tries = int(self.config["max_retries"]) + 1
+                path = urlparse(str(prepared_request.url)).path
                 msg = (
-                    f"GET {urlparse(prepared_request.url).path} still failing after {tries} tries; last error: {_brief(exc)}. "
+                    f"GET {path} still failing after {tries} tries; last error: {_brief(exc)}. "
                     "What to do: the API or the network is unwell; run again later (state is saved)."
                 )
                 raise RetriesExhaustedError(msg) from exc
@@ -208,6 +214,12 @@ class ExecStream(RESTStream[t.Any]):
         """One log line per wait, saying why and for how long."""
         exc = details.get("exception")
         self.logger.warning("%s; retrying in %.1fs (try %d)", _brief(exc), details.get("wait", 0.0), details.get("tries", 0))
+
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:  # noqa: ANN401
+        """Keep the SDK's per-stream "unhandled error" notice at DEBUG when the tap reports the error in one line."""
+        if level == logging.ERROR and isinstance(sys.exc_info()[1], ExecTapError):
+            level = logging.DEBUG
+        super().log(message, *args, level=level, **kwargs)
 
     def _request(self, prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
         """Every try passes the run's shared rate limiter and request budget first."""

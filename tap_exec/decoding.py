@@ -20,7 +20,7 @@ def json_body(response: requests.Response) -> t.Any:  # noqa: ANN401 - any JSON 
     return cached
 
 
-def shape_problem(body: t.Any, *, paginated: bool) -> str | None:  # noqa: ANN401
+def shape_problem(body: t.Any, *, paginated: bool) -> str | None:  # noqa: ANN401, PLR0911 - one return per problem
     """What is wrong with a 200 body, or None when it matches the spec's list or object shape."""
     if not isinstance(body, dict):
         return f"expected a JSON object, got {type(body).__name__}"

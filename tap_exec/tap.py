@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-import json
 import ipaddress
+import json
 import re
 import sys
 import typing as t
@@ -79,7 +79,13 @@ class TapExec(Tap):
             title="API key",
             description="Exec API key (`exec_live_` + 40 letters/digits), from Settings > API. Admin access: keep it secret.",
         ),
-        th.Property("api_url", th.StringType, default=DEFAULT_API_URL, title="API URL", description="Base URL of the Exec REST API; https unless loopback."),
+        th.Property(
+            "api_url",
+            th.StringType,
+            default=DEFAULT_API_URL,
+            title="API URL",
+            description="Base URL of the Exec REST API; https unless loopback.",
+        ),
         th.Property(
             "start_date",
             th.DateTimeType,
@@ -93,8 +99,20 @@ class TapExec(Tap):
             title="Sessions lookback (days)",
             description="Re-read sessions created this many days before the bookmark, to pick up late grading.",
         ),
-        th.Property("page_size", th.IntegerType(minimum=1, maximum=100), default=100, title="Page size", description="Rows per request (API maximum 100)."),
-        th.Property("request_timeout", th.IntegerType(minimum=1), default=30, title="Request timeout", description="Seconds to wait for one response before retrying."),
+        th.Property(
+            "page_size",
+            th.IntegerType(minimum=1, maximum=100),
+            default=100,
+            title="Page size",
+            description="Rows per request (API maximum 100).",
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType(minimum=1),
+            default=30,
+            title="Request timeout",
+            description="Seconds to wait for one response before retrying.",
+        ),
         th.Property(
             "max_requests_per_minute",
             th.IntegerType(minimum=1),
@@ -104,7 +122,7 @@ class TapExec(Tap):
         ),
         th.Property(
             "rate_limit_window_seconds",
-            th.NumberType(minimum=0.001),
+            th.NumberType(minimum=0),
             default=60,
             title="Rate-limit window",
             description="Length in seconds of the window `max_requests_per_minute` applies to (60 for the real API).",
@@ -115,7 +133,13 @@ class TapExec(Tap):
             title="Max requests per run",
             description="Optional request budget: at this many requests the tap stops cleanly with resumable state.",
         ),
-        th.Property("max_retries", th.IntegerType(minimum=0), default=5, title="Max retries", description="Retries of a failing request (5xx, timeouts, dropped connections) before the run fails."),
+        th.Property(
+            "max_retries",
+            th.IntegerType(minimum=0),
+            default=5,
+            title="Max retries",
+            description="Retries of a failing request (5xx, timeouts, dropped connections) before the run fails.",
+        ),
         th.Property(
             "retry_backoff_seconds",
             th.NumberType(minimum=0),
@@ -130,7 +154,13 @@ class TapExec(Tap):
             title="Max wait",
             description="Longest `retry_after` the tap waits out; a longer one (the daily limit) stops the run cleanly.",
         ),
-        th.Property("user_agent", th.StringType, default=f"tap-exec/{_version()}", title="User agent", description="User-Agent header sent with every request."),
+        th.Property(
+            "user_agent",
+            th.StringType,
+            default=f"tap-exec/{_version()}",
+            title="User agent",
+            description="User-Agent header sent with every request.",
+        ),
     ).to_dict()
 
     @functools.cached_property

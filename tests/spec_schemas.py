@@ -65,11 +65,7 @@ def strip_descriptions(schema: t.Any) -> t.Any:
     """Drop `description` annotations so two schemas compare on structure alone."""
     if isinstance(schema, dict):
         return {
-            k: (
-                {pk: strip_descriptions(pv) for pk, pv in v.items()}
-                if k == "properties"
-                else strip_descriptions(v)
-            )
+            k: ({pk: strip_descriptions(pv) for pk, pv in v.items()} if k == "properties" else strip_descriptions(v))
             for k, v in schema.items()
             if k != "description"
         }

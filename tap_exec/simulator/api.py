@@ -119,7 +119,12 @@ class ExecApi:
         return paginate(self.data.members, query)
 
     def _nested_member(self, member: dict[str, Any]) -> dict[str, Any]:
-        return {"id": "m-" + member["id"][:8], "user": self.data.user_ref(member), "role": member["role"], "created_at": member["created_at"]}
+        return {
+            "id": "m-" + member["id"][:8],
+            "user": self.data.user_ref(member),
+            "role": member["role"],
+            "created_at": member["created_at"],
+        }
 
     def groups(self, query: Query) -> dict[str, Any]:
         """GET /workspace/groups."""
@@ -220,7 +225,7 @@ class ExecApi:
             lo = _bisect(rows, parse_iso(query["start_date"]))
         if "end_date" in query:
             hi = _bisect(rows, parse_iso(query["end_date"]) + 1)
-        window: Sequence[Session] = rows[lo:max(lo, hi)]
+        window: Sequence[Session] = rows[lo : max(lo, hi)]
         for name in ("scenario_ids", "user_ids"):
             wanted = ids(query, name)
             if wanted is not None:

@@ -135,7 +135,7 @@ class Dataset:
         words = ("value", "budget", "naïve", "résumé", "follow-up", "ROI 📈", "pain point", "décision", "next step")
         return "\n".join(" ".join(self.rng.choice(words) for _ in range(6)).capitalize() + "." for _ in range(lines))
 
-    def maybe(self, value: Any, p_null: float = 0.25) -> Any:
+    def maybe(self, value: Any, p_null: float = 0.25) -> Any:  # noqa: ANN401 - any row value
         """`value`, or None with probability `p_null`."""
         return None if self.rng.random() < p_null else value
 
@@ -186,4 +186,3 @@ class Dataset:
         page = self.pages[index]
         page["updated_at"] = iso(self.tick())
         return page
-

@@ -27,13 +27,19 @@ def session_detail(session: Session, include: set[str]) -> dict[str, Any]:
     out = session.as_list_item()
     out["outcome_feedback"] = "Strong discovery questioning with good rapport building." if graded else None
     out["positive_feedback"] = "Excellent use of open-ended questions.\nKept the buyer talking." if graded else None
-    out["constructive_feedback"] = rng.choice(("Probe budget constraints earlier.", "Résumé the next steps ✅", None)) if graded else None
+    out["constructive_feedback"] = (
+        rng.choice(("Probe budget constraints earlier.", "Résumé the next steps ✅", None)) if graded else None
+    )
     if "transcript" in include:
         clock = 0.0
         out["transcript"] = []
         for n in range(rng.randrange(2, 8)):
             out["transcript"].append(
-                {"speaker": ("ai", "user", None)[n % 3 if n % 7 == 6 else n % 2], "text": rng.choice(LINES), "seconds_from_start": round(clock, 1)}
+                {
+                    "speaker": ("ai", "user", None)[n % 3 if n % 7 == 6 else n % 2],
+                    "text": rng.choice(LINES),
+                    "seconds_from_start": round(clock, 1),
+                }
             )
             clock += rng.uniform(1, 20)
     if "evaluations" in include:
@@ -80,7 +86,13 @@ def proficiency_entries(data: Dataset, skill_id: str) -> list[dict[str, Any]]:
         tier = (
             "insufficient_data"
             if score is None
-            else "excellent" if score >= 90 else "proficient" if score >= 75 else "developing" if score >= 50 else "needs_work"
+            else "excellent"
+            if score >= 90
+            else "proficient"
+            if score >= 75
+            else "developing"
+            if score >= 50
+            else "needs_work"
         )
         entries.append(
             {

@@ -38,7 +38,12 @@ def _slug(name: str, n: int) -> str:
 
 def _people(data: Dataset) -> None:
     rng, c = data.rng, data.counts
-    data.workspace = {"id": data.new_id(), "name": "Acme Corp ✨", "url_slug": "acme-corp", "created_at": iso(EPOCH_NOW - 2 * YEAR)}
+    data.workspace = {
+        "id": data.new_id(),
+        "name": "Acme Corp ✨",
+        "url_slug": "acme-corp",
+        "created_at": iso(EPOCH_NOW - 2 * YEAR),
+    }
     for n in range(c.members + c.former_users):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         domain = "exec.com" if n % 17 == 16 else "acme.com"
@@ -54,7 +59,10 @@ def _people(data: Dataset) -> None:
     # The last `former_users` appear in sessions but are no longer members (spec: GET /sessions note).
     data.members = [dict(u) for u in data.users[: c.members]]
     data.groups = sorted(
-        ({"id": data.new_id(), "name": f"{rng.choice(TOPICS)} team {n}", "created_at": iso(data.past())} for n in range(c.groups)),
+        (
+            {"id": data.new_id(), "name": f"{rng.choice(TOPICS)} team {n}", "created_at": iso(data.past())}
+            for n in range(c.groups)
+        ),
         key=lambda g: g["name"],
     )
 
@@ -64,11 +72,18 @@ def _catalogue(data: Dataset) -> None:
     for n in range(c.skills):
         name = f"{rng.choice(TOPICS)} skill {n}"
         data.skills.append(
-            {"id": data.new_id(), "name": name, "slug": _slug(name, n), "description": data.text(), "created_at": iso(data.past())}
+            {
+                "id": data.new_id(),
+                "name": name,
+                "slug": _slug(name, n),
+                "description": data.text(),
+                "created_at": iso(data.past()),
+            }
         )
     data.skills.sort(key=lambda s: s["name"])
-    collections = [
-        {"id": data.new_id(), "name": f"{rng.choice(TOPICS)} scenarios {n}", "created_at": iso(data.past())} for n in range(c.collections)
+    collections: list[dict[str, Any]] = [
+        {"id": data.new_id(), "name": f"{rng.choice(TOPICS)} scenarios {n}", "created_at": iso(data.past())}
+        for n in range(c.collections)
     ]
     for n in range(c.scenarios):
         name = f"{rng.choice(TOPICS)} call nº{n}"

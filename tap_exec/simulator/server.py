@@ -50,6 +50,17 @@ class Limits:
 
 
 @dataclass
+class Canned:
+    """A fixed response for one path, for testing how clients treat odd answers."""
+
+    path: str
+    status: int
+    body: bytes
+    content_type: str
+    times: int | None
+
+
+@dataclass
 class Stats:
     """What the simulator served, for tests and benchmarks (never the key)."""
 
@@ -72,7 +83,7 @@ class Stats:
 class Simulator:
     """A running Exec API double on loopback."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - every knob is keyword-only
         self,
         data: Dataset | None = None,
         *,
@@ -96,6 +107,7 @@ class Simulator:
         self._window: deque[float] = deque()
         self._accepted = 0
         self._schedule: dict[int, list[Callable[[Dataset], Any]]] = {}
+        self._canned: list[Canned] = []
         self.server = ThreadingHTTPServer((host, port), _handler_for(self))
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -104,11 +116,27 @@ class Simulator:
     def url(self) -> str:
         """The API base URL, as the tap's `api_url` setting wants it."""
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}{BASE_PATH}"
+        host = host.decode() if isinstance(host, bytes) else host
+        return f"http://{host!s}:{port}{BASE_PATH}"
 
     def schedule(self, at_request: int, change: Callable[[Dataset], Any]) -> None:
         """Apply `change` to the data just before serving the `at_request`-th accepted request (1-based)."""
         self._schedule.setdefault(at_request, []).append(change)
+
+    def answer(
+        self, path: str, status: int, body: bytes, content_type: str = "application/json", times: int | None = None
+    ) -> None:
+        """Answer GETs of `path` (below the base path) with a fixed response, `times` times or for good."""
+        self._canned.append(Canned(path, status, body, content_type, times))
+
+    def canned(self, path: str | None) -> Canned | None:
+        """The fixed response due for `path`, if any, spending one of its uses."""
+        for entry in self._canned:
+            if entry.path == path and entry.times != 0:
+                if entry.times is not None:
+                    entry.times -= 1
+                return entry
+        return None
 
     def start(self) -> Simulator:
         """Serve in a background thread."""
@@ -121,7 +149,7 @@ class Simulator:
         self.server.shutdown()
         self.server.server_close()
 
-    def __enter__(self) -> Simulator:
+    def __enter__(self) -> Simulator:  # noqa: PYI034
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -131,7 +159,9 @@ class Simulator:
     def gate(self, auth: str | None) -> tuple[int, dict[str, Any], dict[str, str]] | None:
         """Auth and rate limits; None lets the request through."""
         if auth != f"Bearer {self.api_key}":
-            body = {"error": {"type": "authentication_error", "code": "invalid_api_key", "message": "Invalid or inactive API key"}}
+            body = {
+                "error": {"type": "authentication_error", "code": "invalid_api_key", "message": "Invalid or inactive API key"}
+            }
             return 401, body, {}
         now = time.monotonic()
         while self._window and now - self._window[0] >= self.limits.window:
@@ -172,11 +202,12 @@ class Simulator:
         return None
 
 
-def _handler_for(sim: Simulator) -> type[BaseHTTPRequestHandler]:
+def _handler_for(sim: Simulator) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - one small class
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # one small response per request: no 40 ms delayed-ACK stalls
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401
             """Quiet: the simulator keeps its own log in `stats`."""
 
         def do_GET(self) -> None:
@@ -187,6 +218,11 @@ def _handler_for(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             with sim.lock:
                 denied = sim.gate(self.headers.get("Authorization"))
                 fault = None if denied else sim.draw_fault()
+                canned = None if denied else sim.canned(path)
+                if canned:
+                    sim.stats.log.append((parts.path, query, canned.status))
+                    self._send(canned.status, canned.body, {"Content-Type": canned.content_type})
+                    return
                 if denied:
                     status, body, headers = denied
                 elif path is None:
@@ -211,16 +247,19 @@ def _handler_for(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             encoding = None
             if sim.compress and "gzip" in self.headers.get("Accept-Encoding", "") and len(payload) > 512:
                 payload, encoding = gzip.compress(payload, compresslevel=5), "gzip"
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload) * (2 if fault == "truncate" else 1)))
+            headers = {"Content-Type": "application/json; charset=utf-8", **headers}
             if encoding:
-                self.send_header("Content-Encoding", encoding)
+                headers["Content-Encoding"] = encoding
+            self._send(status, payload, headers, declared=len(payload) * (2 if fault == "truncate" else 1))
+            if fault == "truncate":
+                self.close_connection = True
+
+        def _send(self, status: int, payload: bytes, headers: dict[str, str], declared: int | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(payload) if declared is None else declared))
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
-            if fault == "truncate":
-                self.close_connection = True
 
     return Handler

@@ -1,0 +1,1 @@
+"""tap-exec tests: against the simulator, over HTTP on loopback."""

@@ -1,0 +1,57 @@
+"""What each stream should emit, read straight from the simulator's API (independently of the tap's code)."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+if t.TYPE_CHECKING:
+    from tap_exec.simulator import Simulator
+
+# stream -> (endpoint, fixed query, parent stream, parent key, nested ids copied to the top level)
+ENDPOINTS: dict[str, tuple[str, dict[str, str], str | None, str | None, tuple[str, ...]]] = {
+    "workspace": ("/workspace", {}, None, None, ()),
+    "workspace_members": ("/workspace/members", {}, None, None, ()),
+    "workspace_groups": ("/workspace/groups", {}, None, None, ()),
+    "collections": ("/collections", {}, None, None, ()),
+    "scenarios": ("/scenarios", {"include_archived": "true", "include": "skills"}, None, None, ()),
+    "assignments": ("/scenarios/assignments", {}, None, None, ()),
+    "scenario_analytics": ("/scenarios/{}/analytics/summary", {}, "scenarios", "scenario_id", ()),
+    "scenario_participants": ("/scenarios/{}/analytics/participants", {}, "scenarios", "scenario_id", ("user_id",)),
+    "sessions": ("/sessions", {}, None, None, ()),
+    "session_details": ("/sessions/{}", {"include": "transcript,evaluations"}, "sessions", "session_id", ()),
+    "skills": ("/skills", {"include": "proficiency"}, None, None, ()),
+    "skill_proficiency": ("/skills/{}/proficiency", {}, "skills", "skill_id", ("user_id",)),
+    "knowledge_hub_folders": ("/knowledge-hub/folders", {}, None, None, ()),
+    "knowledge_hub_pages": ("/knowledge-hub/pages", {}, None, None, ()),
+    "knowledge_hub_page_contents": ("/knowledge-hub/pages/{}", {"include": "draft"}, "knowledge_hub_pages", "page_id", ()),
+    "knowledge_hub_page_versions": ("/knowledge-hub/pages/{}/versions", {}, "knowledge_hub_pages", "page_id", ()),
+    "knowledge_hub_sources": ("/knowledge-hub/sources", {}, None, None, ()),
+}
+
+
+def served(sim: Simulator, path: str, query: dict[str, str]) -> list[dict[str, t.Any]]:
+    """Every row the simulator serves at `path` (all pages), as JSON would carry it."""
+    status, body = sim.api.get(path, {**query, "page_size": "100"})
+    assert status == 200, body
+    if "data" not in body:
+        return [json.loads(json.dumps(body))]
+    rows = list(body["data"])
+    for page in range(2, body["pagination"]["total_pages"] + 1):
+        rows += sim.api.get(path, {**query, "page_size": "100", "page": str(page)})[1]["data"]
+    return json.loads(json.dumps(rows))  # type: ignore[no-any-return]
+
+
+def expected_records(sim: Simulator, stream: str) -> list[dict[str, t.Any]]:
+    """The records `stream` must emit: the API's rows, plus the documented added keys."""
+    path, query, parent, key, nested = ENDPOINTS[stream]
+    if parent is None:
+        return served(sim, path, query)
+    rows = []
+    for parent_row in expected_records(sim, parent):
+        for row in served(sim, path.format(parent_row["id"]), query):
+            row[str(key)] = parent_row["id"]
+            if "user_id" in nested:
+                row["user_id"] = row["user"]["id"]
+            rows.append(row)
+    return rows
