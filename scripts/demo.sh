@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: Exec API (the simulator, or the real API if .env has a key)
+# -> tap-exec -> Meltano -> an embedded warehouse, then a look at what landed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
+if [ -f .env ] && grep -q '^TAP_EXEC_API_KEY=' .env; then
+  echo "Using the real Exec API with the key in .env"
+else
+  url_file=$(mktemp)
+  exec-simulator --port 0 --url-file "$url_file" > /dev/null &
+  sim_pid=$!
+  trap 'kill $sim_pid 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do [ -s "$url_file" ] && break; sleep 0.1; done
+  export TAP_EXEC_API_URL TAP_EXEC_API_KEY
+  TAP_EXEC_API_URL=$(cat "$url_file")
+  TAP_EXEC_API_KEY=$(python -c 'from tap_exec.simulator import DEFAULT_API_KEY; print(DEFAULT_API_KEY)')
+  echo "Exec API simulator at $TAP_EXEC_API_URL"
+fi
+
+meltano install > /dev/null
+mkdir -p output
+meltano run tap-exec target-jsonl
+python scripts/show_landed.py output

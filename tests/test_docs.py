@@ -1,0 +1,51 @@
+"""README, meltano.yml and .secrets.example say the same as the config schema and the stream registry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tap_exec.streams import STREAM_TYPES
+from tap_exec.tap import TapExec
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = set(TapExec.config_jsonschema["properties"])
+
+
+def test_readme_settings_table_is_the_about_output() -> None:
+    about = subprocess.run(
+        [sys.executable, "-m", "tap_exec", "--about", "--format=markdown"], capture_output=True, text=True, check=True
+    ).stdout
+    table = about.split("## Settings", 1)[1].split("A full list", 1)[0].strip()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert table in readme
+
+
+def test_meltano_settings_mirror_the_config_schema() -> None:
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
+    extractor = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-exec")
+    settings = {s["name"]: s for s in extractor["settings"]}
+    assert set(settings) == SETTINGS
+    assert settings["api_key"]["sensitive"] is True
+    assert all(s.get("label") and s.get("description") for s in settings.values())
+
+
+def test_secrets_example_names_every_setting() -> None:
+    text = (ROOT / ".secrets.example").read_text(encoding="utf-8")
+    assert {name for name in SETTINGS if f"TAP_EXEC_{name.upper()}=" in text} == SETTINGS
+
+
+def test_readme_streams_table_lists_every_stream() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for stream_type in STREAM_TYPES:
+        assert f"| `{stream_type.name}` |" in readme, stream_type.name
+
+
+def test_meltano_default_select_matches_the_default_selection() -> None:
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
+    extractor = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-exec")
+    selected = {rule.removesuffix(".*") for rule in extractor["select"]}
+    assert selected == {s.name for s in STREAM_TYPES if s.selected_by_default}
