@@ -70,7 +70,8 @@ class TapExec(Tap):
 
     name = "tap-exec"
 
-    config_jsonschema = th.PropertiesList(
+    #: The tap's own settings (the SDK adds its built-in ones, such as stream_maps, to `config_jsonschema`).
+    settings = th.PropertiesList(
         th.Property(
             "api_key",
             th.StringType,
@@ -161,7 +162,8 @@ class TapExec(Tap):
             title="User agent",
             description="User-Agent header sent with every request.",
         ),
-    ).to_dict()
+    )
+    config_jsonschema = settings.to_dict()
 
     @functools.cached_property
     def governor(self) -> RequestGovernor:

@@ -12,7 +12,7 @@ from tap_exec.streams import STREAM_TYPES
 from tap_exec.tap import TapExec
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS = set(TapExec.config_jsonschema["properties"])
+SETTINGS = set(TapExec.settings.to_dict()["properties"])
 STREAMS = TapExec(config={"api_key": "exec_live_" + "0" * 40}, setup_mapper=False).streams.values()
 
 
