@@ -128,9 +128,9 @@ class ExecStream(RESTStream[t.Any]):
         return body["data"] if self.paginated else [body]
 
     def get_child_context(self, record: Record, context: Context | None) -> Context | None:
-        """Children get this record's id under `child_key`; leaf streams pass their own context on."""
+        """Children get this record's id under `child_key` (streams without children have none to feed)."""
         if self.child_key is None:
-            return context
+            return context or {}
         return {self.child_key: record["id"]}
 
     # -- error policy -----------------------------------------------------------------
@@ -224,7 +224,10 @@ class ExecStream(RESTStream[t.Any]):
     def _request(self, prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
         """Every try passes the run's shared rate limiter and request budget first."""
         self._tap.governor.acquire(self.name)
-        return super()._request(prepared_request, context)
+        try:
+            return super()._request(prepared_request, context)
+        finally:
+            self._tap.governor.settle()
 
 
 class ExecChildStream(ExecStream):

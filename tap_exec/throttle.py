@@ -47,6 +47,15 @@ class RequestGovernor:
             self.sent.append(now)
             self.by_stream[stream] += 1
 
+    def settle(self) -> None:
+        """Re-stamp the last request with its completion time, which the server's arrival time cannot exceed.
+
+        Spacing requests from completion keeps the server's own window from ever counting one too many.
+        """
+        with self._lock:
+            if self.sent:
+                self.sent[-1] = time.monotonic()
+
     def remaining_time(self, requests: int) -> float:
         """Seconds `requests` more requests take at the configured pace (for progress estimates)."""
         return max(0.0, (requests - (self.per_minute - len(self.sent))) * self.window / self.per_minute)

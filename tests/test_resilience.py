@@ -1,0 +1,111 @@
+"""Rate limits honoured, transient faults survived, clean resumable stops: all over HTTP against the simulator."""
+
+from __future__ import annotations
+
+import json
+import re
+import typing as t
+
+import pytest
+
+from tap_exec.errors import EXIT_BUDGET, EXIT_RATE_LIMITED
+from tap_exec.simulator import Counts, Faults, Limits, Simulator, build
+from tests.expected import ENDPOINTS
+from tests.helpers import Output, fast_config, parse, run_cli, run_tap, write_json
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+SMALL = Counts.scaled(0.15, sessions=180, pages=12)
+
+
+def _all_records(out: Output) -> dict[str, list[dict[str, t.Any]]]:
+    return {name: out.records(name) for name in ENDPOINTS}
+
+
+@pytest.fixture(scope="module")
+def fault_free() -> dict[str, list[dict[str, t.Any]]]:
+    """Every stream's records from a run with no faults."""
+    with Simulator(build(21, SMALL)) as sim:
+        return _all_records(run_tap(fast_config(sim), selected=ENDPOINTS))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_twenty_percent_faults_change_nothing(
+    make_sim: Callable[..., Simulator], fault_free: dict[str, list[dict[str, t.Any]]], seed: int
+) -> None:
+    faults = Faults(rate=0.2, seed=seed, slow_seconds=1.5)
+    sim = make_sim(data=build(21, SMALL), faults=faults)
+    out = run_tap(fast_config(sim, max_retries=10, request_timeout=1), selected=ENDPOINTS)
+    assert _all_records(out) == fault_free
+    injected = sum(1 for _, _, status in sim.stats.log if status != 200)
+    assert injected > 0.1 * sim.stats.requests  # the faults really happened
+
+
+def test_a_client_paced_at_the_server_limit_never_sees_429(make_sim: Callable[..., Simulator]) -> None:
+    sim = make_sim(data=build(4, Counts.scaled(0.1, sessions=1_200)), limits=Limits(per_window=5, window=0.5, retry_after=5))
+    out = run_tap(fast_config(sim, max_requests_per_minute=5, rate_limit_window_seconds=0.5), selected={"sessions"})
+    assert len(out.records("sessions")) == 1_200
+    assert sim.stats.requests == 12
+    assert sim.stats.count(429) == 0
+
+
+@pytest.mark.parametrize(("style", "wait"), [("body", 2), ("error", 1), ("header", 1), ("header-date", 2)])
+def test_a_429_is_waited_out_as_the_server_asks(
+    make_sim: Callable[..., Simulator], caplog: pytest.LogCaptureFixture, style: str, wait: int
+) -> None:
+    sim = make_sim(
+        data=build(4, Counts.scaled(0.1, sessions=500)), limits=Limits(per_window=3, window=wait, retry_after=wait, style=style)
+    )
+    out = run_tap(fast_config(sim), selected={"sessions"})
+    assert len(out.records("sessions")) == 500
+    assert sim.stats.count(429) >= 1
+    waits = [float(m) for m in re.findall(r"429 Too Many Requests; retrying in ([0-9.]+)s", caplog.text)]
+    assert waits
+    floor = wait - 1 if style == "header-date" else wait  # an HTTP date has whole-second precision
+    assert all(floor <= w <= wait + 0.5 for w in waits), waits
+
+
+def test_rate_limit_waits_do_not_spend_the_retry_budget(make_sim: Callable[..., Simulator]) -> None:
+    sim = make_sim(data=build(4, Counts.scaled(0.1, sessions=500)), limits=Limits(per_window=1, window=0.2, retry_after=0.2))
+    out = run_tap(fast_config(sim, max_retries=0), selected={"sessions"})
+    assert len(out.records("sessions")) == 500
+    assert sim.stats.count(429) >= 3
+
+
+def test_daily_limit_stops_cleanly_and_the_next_run_resumes(make_sim: Callable[..., Simulator], tmp_path: Path) -> None:
+    data = build(6, Counts.scaled(0.1, sessions=450))
+    sim = make_sim(data=data, limits=Limits(daily=3, daily_retry_after=20_000))
+    config = write_json(tmp_path, "config.json", fast_config(sim))
+    first = run_cli(["--config", config])
+    assert first.returncode == EXIT_RATE_LIMITED, first.stderr[-2000:]
+    assert "asked to wait 20000s" in first.stderr
+    assert "run again after" in first.stderr
+    run1 = parse(first.stdout)
+    assert run1.last_state is not None
+    second_sim = make_sim(data=data)
+    config = write_json(tmp_path, "config.json", fast_config(second_sim))
+    state = write_json(tmp_path, "state.json", run1.last_state)
+    second = run_cli(["--config", config, "--state", state])
+    assert second.returncode == 0, second.stderr[-2000:]
+    run2 = parse(second.stdout)
+    emitted = {r["id"] for r in run1.records("sessions") + run2.records("sessions")}
+    assert emitted == {s.id for s in data.sessions}
+
+
+def test_request_budget_stops_cleanly_with_state(sim: Simulator, tmp_path: Path) -> None:
+    config = write_json(tmp_path, "config.json", fast_config(sim, max_requests=4))
+    result = run_cli(["--config", config])
+    assert result.returncode == EXIT_BUDGET, result.stderr[-2000:]
+    assert "Stopped after 4 requests" in result.stderr
+    assert sim.stats.requests == 4
+    assert parse(result.stdout).last_state is not None
+    assert "Requests: 4 requests (" in result.stderr
+
+
+def test_timeouts_and_dropped_connections_are_retried(make_sim: Callable[..., Simulator]) -> None:
+    sim = make_sim(faults=Faults(rate=0.5, kinds=("drop", "slow", "truncate", "invalid_json"), seed=9, slow_seconds=1.5))
+    out = run_tap(fast_config(sim, max_retries=12, request_timeout=1), selected={"collections", "skills"})
+    assert out.records("collections") == json.loads(json.dumps(sim.data.collections))
+    assert len(out.records("skills")) == len(sim.data.skills)
