@@ -77,7 +77,7 @@ class ExecStream(RESTStream[t.Any]):
     """One Exec endpoint; subclasses name the stream and path, and only say what differs."""
 
     primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)
-    replication_key = None
+    replication_key: str | None = None
     schema = StreamSchema(SchemaDirectory(schemas))
     #: False for endpoints that return one object instead of a `data` list.
     paginated: t.ClassVar[bool] = True

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import typing as t
+from dataclasses import dataclass
 
-from singer_sdk.pagination import PageNumberPaginator
+from singer_sdk.pagination import BaseAPIPaginator, PageNumberPaginator
 
 from tap_exec.decoding import json_body
 
@@ -24,3 +25,91 @@ class TotalPagesPaginator(PageNumberPaginator):
         pagination = json_body(response)["pagination"]
         self.total_pages = pagination["total_pages"]
         return bool(pagination["page"] < pagination["total_pages"])
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the next request reads: page `page` of the window that starts at `anchor` (None: the run's bound)."""
+
+    page: int = 1
+    anchor: str | None = None
+    catch_up: bool = False
+
+
+class WindowPaginator(BaseAPIPaginator[Cursor]):
+    """Page numbers over a time-ordered window, restarted past the last row seen whenever rows shift.
+
+    Page N+1 of a list that changes while it is read can skip a row: deleting a row already read shifts every
+    later row up by one. Such a shift always shows as a smaller `total_count` (ascending lists are read with
+    a fixed upper bound, so new rows cannot mask it; newest-first lists only grow at the top, which shifts rows
+    down, never up). On a shift the window restarts at the last timestamp read (`anchor`, an inclusive filter)
+    and rows of that timestamp already emitted are dropped (`is_duplicate`), so nothing is lost and ties
+    across a page boundary are safe. Without shifts this costs exactly ceil(rows / page_size) requests.
+    Newest-first lists also miss rows edited while they are read (the row jumps to the top, already passed):
+    after a multi-request read, one catch-up pass reads rows updated since the first row of the run.
+    """
+
+    def __init__(self, key: str, *, newest_first: bool) -> None:
+        super().__init__(Cursor())
+        self.key = key
+        self.newest_first = newest_first
+        self.tail: str | None = None  # key value of the last row read
+        self.tail_ids: set[t.Any] = set()  # ids read at that key value
+        self.top: str | None = None  # key value of the first row of the run (newest-first lists)
+        self.top_ids: set[t.Any] = set()  # ids read at that key value
+        self.window_total: int | None = None
+        self.responses = 0
+        self.total_pages: int | None = None
+        self._next: Cursor | None = None
+        self._decided: requests.Response | None = None
+
+    def is_duplicate(self, row: dict[str, t.Any]) -> bool:
+        """True for a row an earlier page already gave: at the tail timestamp, or at the top during catch-up."""
+        value, ident = row.get(self.key), row.get("id")
+        if value == self.tail and ident in self.tail_ids:
+            return True
+        return self.current_value.catch_up and value == self.top and ident in self.top_ids
+
+    def _remember(self, rows: list[dict[str, t.Any]]) -> None:
+        if self.top is None:
+            self.top = rows[0].get(self.key)
+            self.top_ids = {r.get("id") for r in rows if r.get(self.key) == self.top}
+        last = rows[-1].get(self.key)
+        if last != self.tail:
+            self.tail, self.tail_ids = last, set()
+        self.tail_ids.update(r.get("id") for r in rows if r.get(self.key) == last)
+
+    def has_more(self, response: requests.Response) -> bool:
+        """Decide the next cursor: next page, a restarted window after a shift, a catch-up pass, or the end."""
+        if response is self._decided:  # asked twice for an all-duplicate page: decide once
+            return self._next is not None
+        self._decided, self._next = response, None
+        body = json_body(response)
+        pagination, rows = body["pagination"], body["data"]
+        self.responses += 1
+        self.total_pages = pagination["total_pages"]
+        current = self.current_value
+        if self.window_total is not None and pagination["total_count"] < self.window_total:
+            # Rows vanished since the last page, so this page may have skipped some: read again from the last
+            # timestamp before it (this page's rows come again; those of that timestamp are dropped as seen).
+            self.tail_ids.update(r.get("id") for r in rows if r.get(self.key) == self.tail)
+            self._next, self.window_total = Cursor(1, self.tail, current.catch_up), None
+            return True
+        if rows:
+            self._remember(rows)
+        self.window_total = pagination["total_count"]
+        if pagination["page"] < pagination["total_pages"]:
+            self._next = Cursor(current.page + 1, current.anchor, current.catch_up)
+        elif self.newest_first and not current.catch_up and self.responses > 1 and self.top is not None:
+            self._next, self.window_total = Cursor(1, None, catch_up=True), None
+        else:
+            return False
+        return True
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """A page of only duplicates is not the end of the list."""
+        return self.has_more(response)
+
+    def get_next(self, response: requests.Response) -> Cursor | None:  # noqa: ARG002
+        """The cursor `has_more` chose."""
+        return self._next

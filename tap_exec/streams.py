@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from tap_exec.client import ExecChildStream, ExecStream
+from tap_exec.incremental import ExecIncrementalStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -85,12 +86,17 @@ class ScenarioParticipantsStream(ExecChildStream):
 
 
 # -- practice ------------------------------------------------------------------------------
-class SessionsStream(ExecStream):
-    """GET /sessions: roleplay attempts with score and rank."""
+class SessionsStream(ExecIncrementalStream):
+    """GET /sessions: roleplay attempts with score and rank, oldest first from the bookmark."""
 
     name = "sessions"
     path = "/sessions"
     child_key = "session_id"
+    replication_key = "created_at"
+    params: t.ClassVar[dict[str, str]] = {"sorting": "created_at"}
+    lower_param = "start_date"
+    upper_param = "end_date"
+    lookback_setting = "sessions_lookback_days"  # grading changes score/rank after creation (NOTES.md)
 
 
 class SessionDetailsStream(ExecChildStream):
@@ -130,12 +136,16 @@ class KnowledgeHubFoldersStream(ExecStream):
     path = "/knowledge-hub/folders"
 
 
-class KnowledgeHubPagesStream(ExecStream):
-    """GET /knowledge-hub/pages: page metadata (the body is in knowledge_hub_page_contents)."""
+class KnowledgeHubPagesStream(ExecIncrementalStream):
+    """GET /knowledge-hub/pages: page metadata (the body is in knowledge_hub_page_contents), changed pages only."""
 
     name = "knowledge_hub_pages"
     path = "/knowledge-hub/pages"
     child_key = "page_id"
+    replication_key = "updated_at"
+    lower_param = "updated_after"
+    upper_param = "updated_before"
+    newest_first = True  # the API sorts pages by updated_at, newest first, and offers no other direction
 
 
 class KnowledgeHubPageContentsStream(ExecChildStream):

@@ -18,7 +18,7 @@ ENDPOINTS: dict[str, tuple[str, dict[str, str], str | None, str | None, tuple[st
     "assignments": ("/scenarios/assignments", {}, None, None, ()),
     "scenario_analytics": ("/scenarios/{}/analytics/summary", {}, "scenarios", "scenario_id", ()),
     "scenario_participants": ("/scenarios/{}/analytics/participants", {}, "scenarios", "scenario_id", ("user_id",)),
-    "sessions": ("/sessions", {}, None, None, ()),
+    "sessions": ("/sessions", {"sorting": "created_at"}, None, None, ()),
     "session_details": ("/sessions/{}", {"include": "transcript,evaluations"}, "sessions", "session_id", ()),
     "skills": ("/skills", {"include": "proficiency"}, None, None, ()),
     "skill_proficiency": ("/skills/{}/proficiency", {}, "skills", "skill_id", ("user_id",)),

@@ -28,6 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--retry-style", default="body", choices=("body", "error", "header", "header-date", "none"))
     parser.add_argument("--fault-rate", type=float, default=0.0, help="probability that a request fails (seeded)")
     parser.add_argument("--fault-seed", type=int, default=1)
+    parser.add_argument("--churn-every", type=int, default=0, help="change one session or page every N requests (seeded)")
     parser.add_argument("--gzip", action="store_true", help="gzip responses when the client accepts it")
     parser.add_argument("--url-file", help="also write the base URL to this file once listening")
     return parser.parse_args(argv)
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
             style=args.retry_style,
         ),
         compress=args.gzip,
+        churn_every=args.churn_every,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -122,8 +123,8 @@ class Dataset:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def tick(self) -> int:
-        """Advance the simulated clock by one second: rows changed mid-sync are newer than all others."""
-        self.clock += 1
+        """The time of a change made now: the wall clock (as the real API stamps rows), never repeating."""
+        self.clock = max(self.clock + 1, int(time.time()))
         return self.clock
 
     def past(self, span: int = YEAR) -> int:
@@ -186,3 +187,27 @@ class Dataset:
         page = self.pages[index]
         page["updated_at"] = iso(self.tick())
         return page
+
+    def insert_page(self) -> dict[str, Any]:
+        """Create a page (a copy of a random one under a new id), updated now."""
+        page = {**self.rng.choice(self.pages), "id": self.new_id(), "created_at": iso(self.clock)}
+        page["updated_at"] = iso(self.tick())
+        self.pages.append(page)
+        return page
+
+    def churn(self) -> str:
+        """One random change of the kind a live workspace sees while a sync runs."""
+        kind = self.rng.choice(("insert_session", "delete_session", "grade_session", "touch_page", "insert_page", "delete_page"))
+        if kind == "insert_session":
+            self.insert_session()
+        elif kind == "delete_session" and self.sessions:
+            self.delete_session(self.rng.randrange(len(self.sessions)))
+        elif kind == "grade_session" and self.sessions:
+            self.grade_session(self.rng.randrange(len(self.sessions)))
+        elif kind == "touch_page" and self.pages:
+            self.touch_page(self.rng.randrange(len(self.pages)))
+        elif kind == "insert_page" and self.pages:
+            self.insert_page()
+        elif kind == "delete_page" and self.pages:
+            self.pages.pop(self.rng.randrange(len(self.pages)))
+        return kind

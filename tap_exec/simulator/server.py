@@ -94,6 +94,7 @@ class Simulator:
         limits: Limits | None = None,
         members_shape: str = "flat",
         compress: bool = False,
+        churn_every: int = 0,
     ) -> None:
         self.data = data if data is not None else build()
         self.api = ExecApi(self.data, members_shape=members_shape)
@@ -101,6 +102,7 @@ class Simulator:
         self.faults = faults or Faults()
         self.limits = limits or Limits()
         self.compress = compress
+        self.churn_every = churn_every
         self.stats = Stats()
         self.lock = threading.Lock()
         self._fault_rng = random.Random(self.faults.seed)
@@ -177,6 +179,8 @@ class Simulator:
         self._accepted += 1
         for change in self._schedule.pop(self._accepted, []):
             change(self.data)
+        if self.churn_every and self._accepted % self.churn_every == 0:
+            self.data.churn()
         return None
 
     def _rate_limited(self, wait: float, message: str) -> tuple[int, dict[str, Any], dict[str, str]]:
