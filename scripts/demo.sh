@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: Exec API (the simulator, or the real API if .env has a key)
-# -> tap-exec -> Meltano -> an embedded warehouse, then a look at what landed.
+# -> tap-exec -> Meltano -> DuckDB (an embedded warehouse), then a look at what landed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -22,5 +22,6 @@ fi
 
 meltano install > /dev/null
 mkdir -p output
-meltano run tap-exec target-jsonl
-python scripts/show_landed.py output
+rm -f output/warehouse.duckdb
+meltano run --full-refresh tap-exec target-duckdb  # a fresh simulator each time: land everything
+python scripts/show_landed.py output/warehouse.duckdb

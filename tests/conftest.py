@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import typing as t
 
 import pytest
 
 from tap_exec.simulator import Simulator
-from tests.helpers import fast_config
+from tests.helpers import fast_config, meltano
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 
 @pytest.fixture
@@ -38,3 +40,20 @@ def sim(make_sim: Callable[..., Simulator]) -> Simulator:
 def config(sim: Simulator) -> dict[str, t.Any]:
     """Tap settings for the default simulator, with fast retries."""
     return fast_config(sim)
+
+
+@pytest.fixture
+def meltano_env(sim: Simulator, tmp_path: Path) -> dict[str, str]:
+    """Environment pointing the project's tap-exec at `sim`, with its own system DB and output paths; plugins installed."""
+    env = {
+        **os.environ,
+        "TAP_EXEC_API_URL": sim.url,
+        "TAP_EXEC_API_KEY": sim.api_key,
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "TARGET_JSONL_DESTINATION_PATH": str(tmp_path / "out"),
+        "TARGET_DUCKDB_FILEPATH": str(tmp_path / "warehouse.duckdb"),
+    }
+    (tmp_path / "out").mkdir()
+    meltano(["install"], env)
+    return env

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import typing as t
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tap_exec.tap import TapExec
 
@@ -98,6 +99,17 @@ def run_cli(args: list[str], *, env: dict[str, str] | None = None, timeout: floa
         env={**os.environ, **(env or {})},
         check=False,
     )
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def meltano(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a meltano command in the project, failing the test with its output if it fails."""
+    executable = str(Path(sys.executable).with_name("meltano"))
+    result = subprocess.run([executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
 
 
 def write_json(tmp_path: t.Any, name: str, value: t.Any) -> str:
