@@ -83,7 +83,7 @@ def test_postgres_pipeline(sim: Simulator, meltano_env: dict[str, str], postgres
 
     def query(sql: str) -> list[tuple[t.Any, ...]]:
         with psycopg.connect(postgres_url) as con:
-            return con.execute(sql).fetchall()  # type: ignore[arg-type]
+            return con.execute(sql).fetchall()
 
     _run_twice(sim, env, "target-postgres", query, schema)
     nested = query(f"select user_id from (select (\"user\"->>'id') as user_id from {schema}.sessions) s limit 1")  # noqa: S608
