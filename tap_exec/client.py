@@ -15,7 +15,7 @@ import backoff
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.authenticators import BearerTokenAuthenticator
-from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.exceptions import RetriableAPIError, SyncLifecycleSignal
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tap_exec import schemas
@@ -30,6 +30,7 @@ from tap_exec.errors import (
     describe_http_error,
 )
 from tap_exec.pagination import TotalPagesPaginator
+from tap_exec.progress import Progress
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterable
@@ -105,6 +106,11 @@ class ExecStream(RESTStream[t.Any]):
         """Ask for JSON; the SDK adds the User-Agent from the `user_agent` setting."""
         return {"Accept": "application/json", "User-Agent": self.user_agent}
 
+    @functools.cached_property
+    def progress(self) -> Progress:
+        """Progress lines for this stream on long syncs."""
+        return Progress(self.name, self.logger, self._tap.governor)
+
     @property
     def timeout(self) -> int:
         """The `request_timeout` setting."""
@@ -125,7 +131,10 @@ class ExecStream(RESTStream[t.Any]):
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
         """Rows of `data` for lists, the object itself otherwise (already decoded and checked)."""
         body = json_body(response)
-        return body["data"] if self.paginated else [body]
+        if not self.paginated:
+            return [body]
+        self.progress.page(body["pagination"], len(body["data"]))
+        return body["data"]  # type: ignore[no-any-return]
 
     def get_child_context(self, record: Record, context: Context | None) -> Context | None:
         """Children get this record's id under `child_key` (streams without children have none to feed)."""
@@ -216,8 +225,11 @@ class ExecStream(RESTStream[t.Any]):
         self.logger.warning("%s; retrying in %.1fs (try %d)", _brief(exc), details.get("wait", 0.0), details.get("tries", 0))
 
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:  # noqa: ANN401
-        """Keep the SDK's per-stream "unhandled error" notice at DEBUG when the tap reports the error in one line."""
-        if level == logging.ERROR and isinstance(sys.exc_info()[1], ExecTapError):
+        """Keep the SDK's per-stream "unhandled error" notice at DEBUG where it only repeats another line.
+
+        That is, for errors the tap reports in one line and for the SDK's stop signals (`--test`).
+        """
+        if level == logging.ERROR and isinstance(sys.exc_info()[1], (ExecTapError, SyncLifecycleSignal)):
             level = logging.DEBUG
         super().log(message, *args, level=level, **kwargs)
 

@@ -58,7 +58,7 @@ class RequestGovernor:
 
     def remaining_time(self, requests: int) -> float:
         """Seconds `requests` more requests take at the configured pace (for progress estimates)."""
-        return max(0.0, (requests - (self.per_minute - len(self.sent))) * self.window / self.per_minute)
+        return max(0.0, requests * self.window / self.per_minute)
 
     def summary(self) -> str:
         """`N requests (stream: n, …)` for the end-of-run log."""

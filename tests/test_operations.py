@@ -1,0 +1,90 @@
+"""What operators see: progress lines, the sync plan, stream maps, `--test` and `--about`."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import typing as t
+from contextlib import redirect_stdout
+
+import pytest
+
+from tap_exec.plan import plan, render
+from tap_exec.simulator import Counts, build
+from tap_exec.tap import TapExec
+from tests.helpers import catalog_for, fast_config, parse, run_cli, run_tap, write_json
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from tap_exec.simulator import Simulator
+
+
+def test_long_streams_log_page_k_of_n_records_requests_and_time_left(
+    make_sim: Callable[..., Simulator], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    sim = make_sim(data=build(3, Counts.scaled(0.1, sessions=420)))
+    run_tap(fast_config(sim, max_requests_per_minute=60), selected={"sessions"})
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sessions: page")]
+    assert (
+        lines[-1] == "sessions: page 5 of 5, 420 records so far, 5 requests used in this run, about 0m00s left at 60 requests/min"
+    )
+
+
+def test_the_plan_predicts_the_requests_a_run_makes(make_sim: Callable[..., Simulator]) -> None:
+    sim = make_sim(data=build(8, Counts.scaled(0.5, sessions=1_234, pages=230)))
+    config = fast_config(sim)
+    selected = {"workspace", "collections", "sessions", "knowledge_hub_pages", "skills", "skill_proficiency"}
+    tap = TapExec(config=config, catalog=catalog_for(config, selected), setup_mapper=False)
+    lines = {line.stream: line for line in plan(tap)}
+    probes = sim.stats.requests
+    assert probes == 4  # one per list endpoint; nothing for the single object or the child
+    text = render(list(lines.values()), tap, probes)
+    assert "This plan used 4 requests" in text
+    run_tap(config, selected=selected)
+    actual = sim.stats.paths()[probes:]
+    assert lines["sessions"].requests == actual.count("/rest/v1/sessions") == 13
+    assert lines["knowledge_hub_pages"].requests == actual.count("/rest/v1/knowledge-hub/pages") == 4
+    assert lines["workspace"].requests == 1
+    assert lines["skill_proficiency"].requests == len(sim.data.skills)
+    assert sum(line.requests for line in lines.values()) == len(actual)
+
+
+def test_the_plan_command_prints_a_table(sim: Simulator, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    config = write_json(tmp_path, "config.json", fast_config(sim))
+    result = subprocess.run(
+        [sys.executable, "-m", "tap_exec.plan", "--config", config], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sessions" in result.stdout
+    assert "of the API's 1,000 requests a day" in result.stdout
+    assert sim.api_key not in result.stdout + result.stderr
+
+
+def test_stream_maps_hash_member_emails(sim: Simulator, config: dict[str, t.Any]) -> None:
+    maps = {"workspace_members": {"email": "md5(record['email'])"}}
+    out = run_tap({**config, "stream_maps": maps}, selected={"workspace_members"})
+    emails = [r["email"] for r in out.records("workspace_members")]
+    assert emails == [hashlib.md5(m["email"].encode()).hexdigest() for m in sim.data.members]  # noqa: S324 - what the map does
+
+
+def test_test_flag_checks_the_connection(sim: Simulator, tmp_path: Path) -> None:
+    result = run_cli(["--config", write_json(tmp_path, "config.json", fast_config(sim)), "--test"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| ERROR" not in result.stderr
+    assert parse(result.stdout).records("collections")
+
+
+def test_about_lists_capabilities() -> None:
+    buffer = io.StringIO()
+    with redirect_stdout(buffer), pytest.raises(SystemExit):
+        TapExec.invoke(about=True, about_format="json")
+    text = buffer.getvalue()
+    for capability in ("catalog", "discover", "state", "about", "stream-maps", "schema-flattening"):
+        assert f'"{capability}"' in text
