@@ -52,20 +52,21 @@ def plan(tap: TapExec) -> list[Line]:
     counts: dict[str, int] = {}
     lines = []
     page_size = int(tap.config["page_size"])
-    for stream in tap.streams.values():
+    streams = [t.cast("ExecStream", s) for s in tap.streams.values()]
+    for stream in streams:
         if not (stream.selected or stream.has_selected_descendents) or isinstance(stream, ExecChildStream):
             continue
         if not stream.paginated:
             counts[stream.name] = 1
             lines.append(Line(stream.name, "1", 1))
             continue
-        total = counts[stream.name] = probe(stream)  # type: ignore[arg-type]
+        total = counts[stream.name] = probe(stream)
         cost = max(1, math.ceil(total / page_size))
         note = "incremental: rows since the bookmark" if isinstance(stream, ExecIncrementalStream) else ""
         if isinstance(stream, ExecIncrementalStream) and stream.newest_first and cost > 1:
             cost, note = cost + 1, note + " (+1 catch-up pass)"
         lines.append(Line(stream.name, str(total), cost, note))
-    for stream in tap.streams.values():
+    for stream in streams:
         if isinstance(stream, ExecChildStream) and stream.selected and stream.parent_stream_type is not None:
             parents = next((n for s, n in counts.items() if type(tap.streams[s]) is stream.parent_stream_type), 0)
             lines.append(Line(stream.name, "?", parents, f"1 per {stream.parent_stream_type.__name__} row (at least)"))
