@@ -5,17 +5,23 @@ from __future__ import annotations
 import typing as t
 from decimal import Decimal
 
+import msgspec
+
 if t.TYPE_CHECKING:
     import requests
 
 _CACHE_ATTR = "_exec_json"
+_decoder = msgspec.json.Decoder(float_hook=Decimal)
 
 
 def json_body(response: requests.Response) -> t.Any:  # noqa: ANN401 - any JSON value
     """The parsed body, decoded on first use and cached on the response (numbers stay exact as Decimal)."""
     cached = response.__dict__.get(_CACHE_ATTR)
     if cached is None:
-        cached = response.json(parse_float=Decimal)
+        try:
+            cached = _decoder.decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise ValueError(str(exc)) from exc
         response.__dict__[_CACHE_ATTR] = cached
     return cached
 

@@ -82,4 +82,4 @@ class ExecIncrementalStream(ExecStream):
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
         """The page's rows, less those an earlier page of a restarted window already gave."""
-        return [row for row in super().parse_response(response) if not self.window.is_duplicate(row)]
+        return self.window.unseen(list(super().parse_response(response)))

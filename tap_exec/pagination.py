@@ -63,12 +63,21 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
         self._next: Cursor | None = None
         self._decided: requests.Response | None = None
 
-    def is_duplicate(self, row: dict[str, t.Any]) -> bool:
-        """True for a row an earlier page already gave: at the tail timestamp, or at the top during catch-up."""
-        value, ident = row.get(self.key), row.get("id")
-        if value == self.tail and ident in self.tail_ids:
-            return True
-        return self.current_value.catch_up and value == self.top and ident in self.top_ids
+    def unseen(self, rows: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+        """`rows` less those an earlier page gave: at the tail timestamp, or at the top during catch-up.
+
+        Rows of the tail timestamp lead the page (the window starts there), so only they are checked.
+        """
+        key = self.key
+        if self.current_value.catch_up:
+            seen = {(self.tail, i) for i in self.tail_ids} | {(self.top, i) for i in self.top_ids}
+            return [r for r in rows if (r.get(key), r.get("id")) not in seen]
+        lead = 0
+        while lead < len(rows) and rows[lead].get(key) == self.tail:
+            lead += 1
+        if not lead:
+            return rows
+        return [r for r in rows[:lead] if r.get("id") not in self.tail_ids] + rows[lead:]
 
     def _remember(self, rows: list[dict[str, t.Any]]) -> None:
         if self.top is None:

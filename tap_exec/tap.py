@@ -16,6 +16,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_exec.errors import EXIT_FAILED, ExecTapError, StopSyncError
+from tap_exec.output import ExecWriter
 from tap_exec.streams import STREAM_TYPES
 from tap_exec.throttle import RequestGovernor
 
@@ -69,6 +70,7 @@ class TapExec(Tap):
     """Singer tap for the Exec API."""
 
     name = "tap-exec"
+    message_writer_class = ExecWriter
 
     #: The tap's own settings (the SDK adds its built-in ones, such as stream_maps, to `config_jsonschema`).
     settings = th.PropertiesList(

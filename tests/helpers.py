@@ -83,10 +83,12 @@ def run_tap(
     """Run a full sync in this process and return what it wrote to stdout."""
     if catalog is None and selected is not None:
         catalog = catalog_for(config, selected)
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="utf-8")  # the writer writes bytes to stdout's buffer
+    with contextlib.redirect_stdout(stdout):
         TapExec(config=config, catalog=catalog, state=state).sync_all()
-    return parse(buffer.getvalue())
+        stdout.flush()
+    return parse(raw.getvalue().decode("utf-8"))
 
 
 def run_cli(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:

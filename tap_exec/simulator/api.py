@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 from tap_exec.simulator.data import RANKS, Session, iso, parse_iso
 from tap_exec.simulator.detail import page_versions, proficiency_entries, session_detail
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
     from tap_exec.simulator.data import Dataset
 
@@ -225,16 +226,14 @@ class ExecApi:
             lo = _bisect(rows, parse_iso(query["start_date"]))
         if "end_date" in query:
             hi = _bisect(rows, parse_iso(query["end_date"]) + 1)
-        window: Sequence[Session] = rows[lo : max(lo, hi)]
+        sorting = query.get("sorting", "-created_at")
+        window: Sequence[Session] = _View(rows, lo, max(lo, hi), reverse=sorting == "-created_at")
         for name in ("scenario_ids", "user_ids"):
             wanted = ids(query, name)
             if wanted is not None:
                 attr = "scenario" if name == "scenario_ids" else "user"
                 window = [s for s in window if getattr(s, attr)["id"] in wanted]
-        sorting = query.get("sorting", "-created_at")
-        if sorting == "-created_at":
-            window = window[::-1]
-        elif sorting != "created_at":
+        if sorting not in {"created_at", "-created_at"}:
             field_name = {"score": "score", "duration": "duration"}.get(sorting.lstrip("-"))
             if field_name is None:
                 raise ApiError(400, "invalid_request", f"Invalid sorting: {sorting}", "invalid_sorting")
@@ -330,6 +329,28 @@ class ExecApi:
     def sources(self, query: Query) -> dict[str, Any]:
         """GET /knowledge-hub/sources (metadata only; `content` is on the detail endpoint)."""
         return paginate(self.data.sources, query)
+
+
+class _View(Sequence[Session]):
+    """rows[lo:hi] (reversed if asked) without copying: a page of 300k sessions costs a page, not a copy."""
+
+    def __init__(self, rows: Sequence[Session], lo: int, hi: int, *, reverse: bool) -> None:
+        self.rows, self.lo, self.hi, self.reverse = rows, lo, hi, reverse
+
+    def __len__(self) -> int:
+        return self.hi - self.lo
+
+    @overload
+    def __getitem__(self, index: int) -> Session: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Session]: ...
+    def __getitem__(self, index: int | slice) -> Session | Sequence[Session]:
+        if isinstance(index, int):
+            return self.rows[self.hi - 1 - index if self.reverse else self.lo + index]
+        start, stop, _ = index.indices(len(self))
+        if self.reverse:
+            return self.rows[self.hi - stop : self.hi - start][::-1]
+        return self.rows[self.lo + start : self.lo + stop]
 
 
 def _bisect(rows: Sequence[Session], ts: int) -> int:

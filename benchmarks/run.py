@@ -1,0 +1,231 @@
+"""Benchmark tap-exec against the simulator: throughput, CPU, memory, requests and rate-limited wall time.
+
+CPU per record is compared with a hand-written floor (benchmarks/baseline.py). Prints a table, writes
+results/latest.json and a PNG chart (records/s against data size).
+
+    python benchmarks/run.py                      # 10k, 100k and 300k sessions, and a 150-request run at 60/min
+    python benchmarks/run.py --sizes 1000 --rate-requests 12 --rate-window 3   # a quick smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import typing as t
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from tap_exec.simulator import Counts, Limits, Simulator, build  # noqa: E402
+from tests.helpers import catalog_for  # noqa: E402
+
+
+@dataclass
+class Measure:
+    """One process run: wall seconds, CPU seconds (user + system) and peak RSS."""
+
+    wall: float
+    cpu: float
+    peak_mb: float
+
+
+def _peak_mb(pid: int) -> float | None:
+    """VmHWM of `pid`: the peak RSS of the program it runs now (ru_maxrss would include the forked parent's pages)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:  # noqa: PTH123
+            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return None
+
+
+def run_process(cmd: list[str], env: dict[str, str] | None = None) -> Measure:
+    """Run `cmd` with stdout to a null sink; measure it alone (not the simulator): CPU from wait4, peak RSS polled."""
+    started = time.perf_counter()
+    peak = 0.0
+    with open(os.devnull, "w") as sink, tempfile.TemporaryFile("w+") as errors:  # noqa: PTH123
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=errors, env={**os.environ, **(env or {})})
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            peak = max(peak, _peak_mb(proc.pid) or 0.0)
+            time.sleep(0.02)
+        wall = time.perf_counter() - started
+        if status != 0:
+            errors.seek(0)
+            raise SystemExit(f"{cmd[:3]} failed:\n{errors.read()[-3000:]}")
+    return Measure(wall, usage.ru_utime + usage.ru_stime, peak)
+
+
+def tap_command(sim: Simulator, workdir: Path, selected: set[str], **settings: float) -> list[str]:
+    """tap-exec's CLI on `sim` with `selected` streams."""
+    config = {"api_key": sim.api_key, "api_url": sim.url, "max_requests_per_minute": 1_000_000, **settings}
+    (workdir / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (workdir / "catalog.json").write_text(json.dumps(catalog_for(config, selected)), encoding="utf-8")
+    return [
+        sys.executable,
+        "-m",
+        "tap_exec",
+        "--config",
+        str(workdir / "config.json"),
+        "--catalog",
+        str(workdir / "catalog.json"),
+    ]
+
+
+def throughput(sizes: list[int], workdir: Path) -> list[dict[str, t.Any]]:
+    """tap-exec vs the baseline on `sessions` at each size."""
+    rows = []
+    for size in sizes:
+        with Simulator(build(1, Counts.scaled(0.1, sessions=size))) as sim:
+            tap = run_process(tap_command(sim, workdir, {"sessions"}))
+            tap_requests = sim.stats.requests
+            base = run_process([sys.executable, str(HERE / "baseline.py"), sim.url, sim.api_key])
+        minimum = math.ceil(size / 100)
+        rows.append(
+            {
+                "sessions": size,
+                "tap_records_per_s": size / tap.wall,
+                "tap_cpu_per_10k": tap.cpu / size * 10_000,
+                "base_records_per_s": size / base.wall,
+                "base_cpu_per_10k": base.cpu / size * 10_000,
+                "cpu_ratio": tap.cpu / base.cpu,
+                "tap_peak_mb": tap.peak_mb,
+                "base_peak_mb": base.peak_mb,
+                "requests": tap_requests,
+                "minimum_requests": minimum,
+            }
+        )
+    return rows
+
+
+def all_streams_requests(workdir: Path) -> dict[str, int]:
+    """Every stream, children included, on a small workspace: requests made vs the minimum possible."""
+    from tests.expected import ENDPOINTS, expected_records
+
+    with Simulator(build(2, Counts.scaled(0.5, sessions=2_345))) as sim:
+        run_process(tap_command(sim, workdir, set(ENDPOINTS)))
+        made = sim.stats.requests
+        minimum = 0
+        for stream, (_, _, parent, _, _) in ENDPOINTS.items():
+            if parent is None:
+                minimum += max(1, math.ceil(len(expected_records(sim, stream)) / 100))
+            else:  # one per parent, more only where one parent's children span several pages
+                parents = expected_records(sim, parent)
+                per_parent = {p["id"]: 0 for p in parents}
+                key = {"scenarios": "scenario_id", "sessions": "session_id", "skills": "skill_id"}.get(parent, "page_id")
+                for row in expected_records(sim, stream):
+                    per_parent[row[key]] += 1
+                minimum += sum(max(1, math.ceil(n / 100)) for n in per_parent.values())
+    return {"requests": made, "minimum_requests": minimum}
+
+
+def rate_limited(requests: int, per_window: int, window: float, workdir: Path) -> dict[str, t.Any]:
+    """A run of `requests` requests against a simulator limiting to `per_window` per `window` seconds."""
+    sessions = requests * 100
+    limits = Limits(per_window=per_window, window=window)
+    with Simulator(build(3, Counts.scaled(0.1, sessions=sessions)), limits=limits) as sim:
+        cmd = tap_command(sim, workdir, {"sessions"}, max_requests_per_minute=per_window, rate_limit_window_seconds=window)
+        measure = run_process(cmd)
+        made, throttled = sim.stats.requests, sim.stats.count(429)
+    floor = ((made - 1) // per_window) * window  # the earliest the last request may start in a sliding window
+    return {
+        "requests": made,
+        "limit": f"{per_window}/{window:g}s",
+        "wall_s": measure.wall,
+        "floor_s": floor,
+        "ratio": measure.wall / floor if floor else None,
+        "429s": throttled,
+    }
+
+
+def chart(rows: list[dict[str, t.Any]], path: Path) -> None:
+    """records/s against data size, tap-exec and the baseline."""
+    import matplotlib as mpl
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [r["sessions"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(sizes, [r["tap_records_per_s"] for r in rows], marker="o", label="tap-exec")
+    ax.plot(sizes, [r["base_records_per_s"] for r in rows], marker="s", label="hand-written baseline")
+    ax.axhline(100, color="grey", linestyle="--", label="API ceiling (60 req/min x 100 rows)")
+    ax.set(xscale="log", yscale="log", xlabel="sessions", ylabel="records/s (unthrottled simulator)", title="tap-exec throughput")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+COLUMNS = (
+    ("sessions", "sessions", "{:>9}"),
+    ("tap rec/s", "tap_records_per_s", "{:>10.0f}"),
+    ("base rec/s", "base_records_per_s", "{:>10.0f}"),
+    ("tap cpu/10k", "tap_cpu_per_10k", "{:>10.2f}s"),
+    ("base cpu/10k", "base_cpu_per_10k", "{:>11.2f}s"),
+    ("ratio", "cpu_ratio", "{:>6.2f}"),
+    ("marginal", "marginal_ratio", "{:>8}"),
+    ("tap MB", "tap_peak_mb", "{:>7.1f}"),
+    ("base MB", "base_peak_mb", "{:>7.1f}"),
+    ("requests", "requests", "{:>9}"),
+    ("minimum", "minimum_requests", "{:>8}"),
+)
+
+
+def report(rows: list[dict[str, t.Any]]) -> str:
+    """The throughput table; `marginal` is the tap/baseline ratio of CPU per extra record since the previous size."""
+    for previous, row in zip([None, *rows], rows, strict=False):
+        row["marginal_ratio"] = "-"
+        if previous:
+            extra = row["sessions"] - previous["sessions"]
+            tap = row["tap_cpu_per_10k"] * row["sessions"] - previous["tap_cpu_per_10k"] * previous["sessions"]
+            base = row["base_cpu_per_10k"] * row["sessions"] - previous["base_cpu_per_10k"] * previous["sessions"]
+            row["marginal_ratio"] = f"{tap / base:.2f}" if base > 0 and extra > 0 else "-"
+    header = " ".join(f"{title:>{len(fmt.format(0 if key != 'marginal_ratio' else '-'))}}" for title, key, fmt in COLUMNS)
+    lines = [" ".join(fmt.format(row[key]) for _, key, fmt in COLUMNS) for row in rows]
+    return "\n".join([header, *lines])
+
+
+def main() -> None:
+    """Run the benchmark and report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 300_000])
+    parser.add_argument("--rate-requests", type=int, default=150, help="requests in the rate-limited run (0: skip)")
+    parser.add_argument("--rate-limit", type=int, default=60)
+    parser.add_argument("--rate-window", type=float, default=60.0)
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        rows = throughput(args.sizes, workdir)
+        requests = all_streams_requests(workdir)
+        limited = rate_limited(args.rate_requests, args.rate_limit, args.rate_window, workdir) if args.rate_requests else None
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    print(f"machine: {machine}")
+    print(report(rows))
+    print(f"all streams (children included): {requests['requests']} requests, minimum {requests['minimum_requests']}")
+    if limited:
+        print(
+            f"rate-limited: {limited['requests']} requests at {limited['limit']}: {limited['wall_s']:.1f}s, "
+            f"floor {limited['floor_s']:.1f}s, ratio {limited['ratio']:.3f}, 429s {limited['429s']}"
+        )
+    memory = rows[-1]["tap_peak_mb"] / rows[0]["tap_peak_mb"]
+    print(f"peak memory, largest vs smallest size: {memory:.2f}x")
+    result = {"machine": machine, "throughput": rows, "all_streams": requests, "rate_limited": limited, "memory_ratio": memory}
+    (args.out / "latest.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    chart(rows, args.out / "throughput.png")
+    print(f"wrote {args.out / 'latest.json'} and {args.out / 'throughput.png'}")
+
+
+if __name__ == "__main__":
+    main()
