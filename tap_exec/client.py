@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import functools
 import logging
@@ -57,23 +58,25 @@ BAD_REQUEST = 400
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
-    """The wait a 429 asks for: `retry_after` in the body (top level or in `error`), else `Retry-After`."""
+    """The wait a 429 asks for: `retry_after` in the body (top level or in `error`) or `Retry-After`; the longer wins."""
+    asked: list[float] = []
     try:
         body = response.json()
     except ValueError:
         body = None
     if isinstance(body, dict):
-        for holder in (body, body.get("error")):
-            if isinstance(holder, dict) and isinstance(holder.get("retry_after"), (int, float)):
-                return max(0.0, float(holder["retry_after"]))
+        holders = (body, body.get("error"))
+        asked.extend(
+            float(h["retry_after"]) for h in holders if isinstance(h, dict) and isinstance(h.get("retry_after"), (int, float))
+        )
     header = response.headers.get("Retry-After")
-    if not header:
-        return None
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(header)
-        return max(0.0, when.timestamp() - time.time()) if when else None
+    if header:
+        try:
+            asked.append(float(header))
+        except ValueError:
+            with contextlib.suppress(TypeError, ValueError):  # an unreadable date: fall back to backoff
+                asked.append(email.utils.parsedate_to_datetime(header).timestamp() - time.time())
+    return max(0.0, *asked) if asked else None
 
 
 class ExecStream(RESTStream[t.Any]):
@@ -119,7 +122,7 @@ class ExecStream(RESTStream[t.Any]):
 
     @property
     def http_headers(self) -> dict[str, str]:
-        """Ask for JSON; the SDK adds the User-Agent from the `user_agent` setting."""
+        """Ask for JSON and name the client with the `user_agent` setting."""
         return {"Accept": "application/json", "User-Agent": self.user_agent}
 
     @functools.cached_property

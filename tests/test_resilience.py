@@ -109,3 +109,26 @@ def test_timeouts_and_dropped_connections_are_retried(make_sim: Callable[..., Si
     out = run_tap(fast_config(sim, max_retries=12, request_timeout=1), selected={"collections", "skills"})
     assert out.records("collections") == json.loads(json.dumps(sim.data.collections))
     assert len(out.records("skills")) == len(sim.data.skills)
+
+
+@pytest.mark.parametrize(
+    ("body", "header", "expected"),
+    [
+        (b'{"retry_after": 7}', None, 7.0),
+        (b'{"error": {"type": "rate_limited", "retry_after": 3.5}}', None, 3.5),
+        (b"{}", "12", 12.0),
+        (b'{"retry_after": 2}', "9", 9.0),  # both given: the longer wait wins
+        (b"{}", "soon", None),  # unreadable: exponential backoff instead
+        (b"not json", None, None),
+    ],
+)
+def test_retry_after_is_read_from_body_or_header(body: bytes, header: str | None, expected: float | None) -> None:
+    import requests
+
+    from tap_exec.client import retry_after_seconds
+
+    response = requests.Response()
+    response.status_code, response._content = 429, body
+    if header:
+        response.headers["Retry-After"] = header
+    assert retry_after_seconds(response) == expected
