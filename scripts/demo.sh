@@ -20,8 +20,9 @@ else
   echo "Exec API simulator at $TAP_EXEC_API_URL"
 fi
 
-meltano install > /dev/null
 mkdir -p output
 rm -f output/warehouse.duckdb
-meltano run --full-refresh tap-exec target-duckdb  # a fresh simulator each time: land everything
+meltano install > output/install.log 2>&1 || { tail -n 40 output/install.log; exit 1; }
+echo "Running: meltano run --full-refresh tap-exec target-duckdb (log: output/demo.log)"
+meltano --log-level=info run --full-refresh tap-exec target-duckdb > output/demo.log 2>&1 || { tail -n 40 output/demo.log; exit 1; }
 python scripts/show_landed.py output/warehouse.duckdb
