@@ -100,3 +100,15 @@ def test_meltano_pipeline_lands_every_selected_stream(sim: Simulator, meltano_en
         rows = [json.loads(line) for line in (out / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
         assert rows == expected_records(sim, name), name
     assert sim.api_key not in result.stdout + result.stderr
+
+
+def test_meltano_stream_maps_example_pseudonymises_emails(sim: Simulator, meltano_env: dict[str, str]) -> None:
+    import hashlib
+
+    meltano(["run", "tap-exec-pseudonymised", "target-jsonl"], meltano_env)
+    out = Path(meltano_env["TARGET_JSONL_DESTINATION_PATH"])
+    members = [json.loads(line) for line in (out / "workspace_members.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [m["email"] for m in members] == [hashlib.md5(m["email"].encode()).hexdigest() for m in sim.data.members]  # noqa: S324
+    sessions = [json.loads(line) for line in (out / "sessions.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert all(set(s["user"]) == {"id"} and len(s["user_email_hash"]) == 32 for s in sessions)
+    assert not any("@" in line for line in (out / "sessions.jsonl").read_text(encoding="utf-8").splitlines())
