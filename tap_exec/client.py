@@ -20,6 +20,7 @@ from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import RetriableAPIError, SyncLifecycleSignal
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+from typing_extensions import override
 
 from tap_exec import schemas
 from tap_exec.decoding import json_body, shape_problem
@@ -99,6 +100,7 @@ class ExecStream(RESTStream[t.Any]):
     _tap: TapExec
 
     @property
+    @override
     def url_base(self) -> str:
         """The `api_url` setting."""
         return str(self.config["api_url"]).rstrip("/")
@@ -121,6 +123,7 @@ class ExecStream(RESTStream[t.Any]):
         return session
 
     @property
+    @override
     def http_headers(self) -> dict[str, str]:
         """Ask for JSON and name the client with the `user_agent` setting."""
         return {"Accept": "application/json", "User-Agent": self.user_agent}
@@ -131,15 +134,18 @@ class ExecStream(RESTStream[t.Any]):
         return Progress(self.name, self.logger, self._tap.governor)
 
     @property
+    @override
     def timeout(self) -> int:
         """The `request_timeout` setting."""
         return int(self.config["request_timeout"])
 
+    @override
     def get_new_paginator(self) -> BaseAPIPaginator[t.Any] | None:
         """Page numbers up to `total_pages` for lists; none for single objects."""
         return TotalPagesPaginator() if self.paginated else None
 
-    def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:  # noqa: ANN401, ARG002
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
         """Fixed params, plus `page` and `page_size` on every list request."""
         params: dict[str, t.Any] = dict(self.params)
         if self.paginated:
@@ -147,6 +153,7 @@ class ExecStream(RESTStream[t.Any]):
             params["page_size"] = self.config["page_size"]
         return params
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
         """Rows of `data` for lists, the object itself otherwise (already decoded and checked)."""
         body = json_body(response)
@@ -155,6 +162,7 @@ class ExecStream(RESTStream[t.Any]):
         self.progress.page(body["pagination"], len(body["data"]))
         return body["data"]  # type: ignore[no-any-return]
 
+    @override
     def get_child_context(self, record: Record, context: Context | None) -> Context | None:
         """Children get this record's id under `child_key` (streams without children have none to feed)."""
         if self.child_key is None:
@@ -162,6 +170,7 @@ class ExecStream(RESTStream[t.Any]):
         return {self.child_key: record["id"]}
 
     # -- error policy -----------------------------------------------------------------
+    @override
     def validate_response(self, response: requests.Response) -> None:
         """Sort every response: transient (429, 5xx, truncated JSON) is retried, anything else wrong is fatal."""
         status = response.status_code
@@ -190,6 +199,7 @@ class ExecStream(RESTStream[t.Any]):
             raise ExecAPIError(msg)
 
     # -- retry policy -----------------------------------------------------------------
+    @override
     def request_decorator(self, func: Callable[..., requests.Response]) -> Callable[..., requests.Response]:
         """Retry transient failures through `backoff`; turn giving up into one clear line."""
         retrying = backoff.on_exception(
@@ -238,12 +248,14 @@ class ExecStream(RESTStream[t.Any]):
             step = min(float(self.config["retry_backoff_seconds"]) * 2 ** (failures - 1), 60.0)
             exc = yield step / 2 + random.uniform(0, step / 2)  # noqa: S311
 
-    def backoff_handler(self, details: t.Any) -> None:  # noqa: ANN401 - backoff's Details
+    @override
+    def backoff_handler(self, details: t.Any) -> None:
         """One log line per wait, saying why and for how long."""
         exc = details.get("exception")
         self.logger.warning("%s; retrying in %.1fs (try %d)", _brief(exc), details.get("wait", 0.0), details.get("tries", 0))
 
-    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:  # noqa: ANN401
+    @override
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """Keep the SDK's per-stream "unhandled error" notice at DEBUG where it only repeats another line.
 
         That is, for errors the tap reports in one line and for the SDK's stop signals (`--test`).
@@ -252,6 +264,7 @@ class ExecStream(RESTStream[t.Any]):
             level = logging.DEBUG
         super().log(message, *args, level=level, **kwargs)
 
+    @override
     def _request(self, prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
         """Every try passes the run's shared rate limiter and request budget first."""
         self._tap.governor.acquire(self.name)
@@ -274,6 +287,7 @@ class ExecChildStream(ExecStream):
         super().__init__(*args, **kwargs)
         self.state_partitioning_keys = []
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """The parent's rows; a 404 for this parent is skipped with a warning, nothing else is."""
         try:
@@ -281,6 +295,7 @@ class ExecChildStream(ExecStream):
         except ParentNotFoundError as exc:
             self.logger.warning("Skipped %s for %s: the parent no longer exists (%s)", self.name, dict(context or {}), exc)
 
+    @override
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         """Add the parent key and the nested ids named in `nested_keys`."""
         row.update(context or {})

@@ -6,6 +6,8 @@ import functools
 import typing as t
 from datetime import datetime, timedelta, timezone
 
+from typing_extensions import override
+
 from tap_exec.client import ExecStream
 from tap_exec.pagination import Cursor, WindowPaginator
 
@@ -33,11 +35,13 @@ class ExecIncrementalStream(ExecStream):
     STATE_MSG_FREQUENCY = 1000  # resumable mid-stream: a bookmark every ten pages
 
     @property
+    @override
     def is_sorted(self) -> bool:
         """Oldest-first lists advance the bookmark as they go; newest-first ones only at the end."""
         return not self.newest_first
 
     @property
+    @override
     def check_sorted(self) -> bool:
         """A lookback re-reads rows older than the bookmark on purpose; the bookmark dips, then climbs back."""
         return self.lookback_setting is None
@@ -50,6 +54,7 @@ class ExecIncrementalStream(ExecStream):
         """
         return _iso(datetime.now(timezone.utc) - timedelta(seconds=1))
 
+    @override
     def get_new_paginator(self) -> WindowPaginator:
         """A fresh shift-safe window for each sync."""
         self.window = WindowPaginator(str(self.replication_key), newest_first=self.newest_first)
@@ -64,6 +69,7 @@ class ExecIncrementalStream(ExecStream):
             start -= timedelta(days=float(self.config[self.lookback_setting]))
         return _iso(start)
 
+    @override
     def get_url_params(self, context: Context | None, next_page_token: Cursor | None) -> dict[str, t.Any]:
         """Fixed params, the page, and the window's date filters."""
         cursor = next_page_token or Cursor()
@@ -80,6 +86,7 @@ class ExecIncrementalStream(ExecStream):
             params[self.upper_param] = upper
         return params
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
         """The page's rows, less those an earlier page of a restarted window already gave."""
         return self.window.unseen(list(super().parse_response(response)))

@@ -7,6 +7,7 @@ import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import StateMessage
+from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib.encoding.simple import Message
@@ -19,6 +20,7 @@ class ExecWriter(MsgSpecWriter):
     reads it again: flushing per STATE loses nothing and saves a system call per record.
     """
 
+    @override
     def write_message(self, message: Message) -> None:
         """Buffer the message; flush if it is a STATE message."""
         sys.stdout.buffer.write(self.format_message(message))

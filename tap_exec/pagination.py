@@ -6,6 +6,7 @@ import typing as t
 from dataclasses import dataclass
 
 from singer_sdk.pagination import BaseAPIPaginator, PageNumberPaginator
+from typing_extensions import override
 
 from tap_exec.decoding import json_body
 
@@ -20,6 +21,7 @@ class TotalPagesPaginator(PageNumberPaginator):
         super().__init__(start_value=1)
         self.total_pages: int | None = None
 
+    @override
     def has_more(self, response: requests.Response) -> bool:
         """More pages exist while the page just read is below `total_pages`."""
         pagination = json_body(response)["pagination"]
@@ -88,6 +90,7 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
             self.tail, self.tail_ids = last, set()
         self.tail_ids.update(r.get("id") for r in rows if r.get(self.key) == last)
 
+    @override
     def has_more(self, response: requests.Response) -> bool:
         """Decide the next cursor: next page, a restarted window after a shift, a catch-up pass, or the end."""
         if response is self._decided:  # asked twice for an all-duplicate page: decide once
@@ -115,10 +118,12 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
             return False
         return True
 
+    @override
     def continue_if_empty(self, response: requests.Response) -> bool:
         """A page of only duplicates is not the end of the list."""
         return self.has_more(response)
 
-    def get_next(self, response: requests.Response) -> Cursor | None:  # noqa: ARG002
+    @override
+    def get_next(self, response: requests.Response) -> Cursor | None:
         """The cursor `has_more` chose."""
         return self._next

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typing as t
 
+from typing_extensions import override
+
 from tap_exec.client import ExecChildStream, ExecStream
 from tap_exec.incremental import ExecIncrementalStream
 
@@ -26,7 +28,8 @@ class WorkspaceMembersStream(ExecStream):
     name = "workspace_members"
     path = "/workspace/members"
 
-    def post_process(self, row: Record, context: Context | None = None) -> Record | None:  # noqa: ARG002
+    @override
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         """Accept the spec example's nested `user` shape too, flattening it to the schema's (id = user id)."""
         user = row.pop("user", None)
         if isinstance(user, dict):

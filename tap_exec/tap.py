@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
 
 from tap_exec.errors import EXIT_FAILED, ExecTapError, StopSyncError
 from tap_exec.output import ExecWriter
@@ -176,10 +177,12 @@ class TapExec(Tap):
             window=float(self.config["rate_limit_window_seconds"]),
         )
 
+    @override
     def discover_streams(self) -> list[Stream]:
         """Every stream in the registry."""
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """The SDK's schema checks plus ours, with any secret value masked out of the messages."""
         errors = super()._validate_config(raise_errors=False) + setting_problems(self._config)
@@ -192,12 +195,13 @@ class TapExec(Tap):
         return errors
 
     @classmethod
+    @override
     def invoke(  # type: ignore[override]
         cls,
         *,
         about: bool = False,
         about_format: str | None = None,
-        config: t.Any = None,  # noqa: ANN401 - the SDK's private _ConfigInput
+        config: t.Any = None,
         state: t.IO[str] | None = None,
         catalog: t.IO[str] | None = None,
     ) -> None:
