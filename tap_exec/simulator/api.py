@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, overload
 
-from tap_exec.simulator.data import RANKS, Session, iso, parse_iso
+from tap_exec.simulator.data import RANKS, Session, iso, parse_iso, rank_for
 from tap_exec.simulator.detail import page_versions, proficiency_entries, session_detail
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ class ExecApi:
             "participant_count": len(entries),
             "total_sessions": len(sessions),
             "average_best_score": avg_best,
-            "average_best_rank": Session("", {}, {}, avg_best if best else None, None, 0).rank() or "unranked",
+            "average_best_rank": rank_for(avg_best if best else None) or "unranked",
             "average_lift_percentage": round(sum(lifts) / len(lifts), 1) if lifts else 0.0,
             "total_practice_minutes": int(sum(durations) // 60),
             "average_session_duration_seconds": round(sum(durations) / len(durations), 1) if durations else 0.0,

@@ -33,6 +33,13 @@ def parse_iso(value: str) -> int:
     return int(dt.timestamp())
 
 
+def rank_for(score: float | None) -> str | None:
+    """The rank the API gives a score (None for an ungraded session)."""
+    if score is None:
+        return None
+    return "gold" if score >= 85 else "silver" if score >= 70 else "bronze" if score >= 50 else "unranked"
+
+
 @dataclass
 class Counts:
     """How many rows of each kind the simulator seeds."""
@@ -71,9 +78,7 @@ class Session:
 
     def rank(self) -> str | None:
         """Rank follows score, as the API grades it."""
-        if self.score is None:
-            return None
-        return "gold" if self.score >= 85 else "silver" if self.score >= 70 else "bronze" if self.score >= 50 else "unranked"
+        return rank_for(self.score)
 
     def as_list_item(self) -> dict[str, Any]:
         """The SessionListItem shape."""

@@ -16,8 +16,8 @@ from tap_exec.simulator.data import (
     YEAR,
     Counts,
     Dataset,
-    Session,
     iso,
+    rank_for,
 )
 
 
@@ -138,7 +138,7 @@ def _activity(data: Dataset) -> None:
                 "status": rng.choice(("not_started", "in_progress", "completed", "past_due", "did_not_pass")),
                 "due_date": data.maybe(iso(data.past() + YEAR // 2)),
                 "best_score": best,
-                "best_rank": None if best is None else Session("", {}, {}, best, None, 0).rank(),
+                "best_rank": rank_for(best),
                 "attempt_count": rng.randrange(0, 6),
                 "attempt_min": data.maybe(rng.randrange(1, 3)),
                 "attempt_max": data.maybe(rng.randrange(3, 6)),
