@@ -9,7 +9,7 @@ import typing as t
 import pytest
 import requests
 
-from tap_exec.pagination import TotalPagesPaginator
+from tap_exec.pagination import Cursor, TotalPagesPaginator, WindowPaginator
 from tap_exec.simulator import Counts, build
 from tests.helpers import fast_config, run_tap
 
@@ -56,3 +56,43 @@ def test_an_empty_page_ends_the_stream(make_sim: Callable[..., Simulator]) -> No
     out = run_tap(fast_config(sim), selected={"collections"})
     assert out.records("collections") == first_page
     assert sim.stats.requests == 2
+
+
+def _window_page(page: int, total: int, rows: list[tuple[str, str]], key: str = "created_at") -> requests.Response:
+    body = {
+        "data": [{"id": i, key: ts} for i, ts in rows],
+        "pagination": {"page": page, "page_size": 2, "total_count": total, "total_pages": math.ceil(total / 2)},
+    }
+    return _response(body)
+
+
+def test_window_paginator_restarts_at_the_last_timestamp_read_when_rows_vanish() -> None:
+    paginator = WindowPaginator("created_at", newest_first=False)
+    paginator.advance(_window_page(1, 6, [("a", "t1"), ("b", "t2")]))
+    assert paginator.current_value == Cursor(page=2)
+    # One row was deleted behind the cursor: total_count falls, so page 2 may have skipped a row.
+    paginator.advance(_window_page(2, 5, [("d", "t3"), ("e", "t4")]))
+    assert paginator.current_value == Cursor(page=1, anchor="t2")
+    # The restarted window repeats `b` (seen at t2): dropped. `c` (the row page 2 skipped) and later rows pass.
+    rows = [{"id": "b", "created_at": "t2"}, {"id": "c", "created_at": "t3"}, {"id": "d", "created_at": "t3"}]
+    assert [r["id"] for r in paginator.unseen(rows)] == ["c", "d"]
+
+
+def test_window_paginator_adds_one_catch_up_pass_to_newest_first_lists() -> None:
+    paginator = WindowPaginator("updated_at", newest_first=True)
+    paginator.advance(_window_page(1, 3, [("x", "t9"), ("y", "t8")], "updated_at"))
+    paginator.advance(_window_page(2, 3, [("z", "t7")], "updated_at"))
+    assert paginator.current_value == Cursor(page=1, catch_up=True)
+    assert paginator.top == "t9"
+    assert paginator.unseen([{"id": "w", "updated_at": "t10"}, {"id": "x", "updated_at": "t9"}]) == [
+        {"id": "w", "updated_at": "t10"}
+    ]
+    paginator.advance(_window_page(1, 2, [("w", "t10"), ("x", "t9")], "updated_at"))
+    assert paginator.finished
+
+
+def test_window_paginator_costs_no_extra_request_for_a_single_page() -> None:
+    paginator = WindowPaginator("updated_at", newest_first=True)
+    paginator.advance(_window_page(1, 2, [("x", "t9"), ("y", "t8")], "updated_at"))
+    assert paginator.top == "t9"
+    assert paginator.finished
