@@ -13,7 +13,7 @@ select json_extract_string(scenario, '$.name')                  as scenario,
        round(avg(score) filter (where is_valid_attempt), 1)     as avg_valid_score
 from exec.sessions
 group by 1
-order by avg_valid_score desc nulls last
+order by avg_valid_score desc nulls last, scenario
 limit 10
 """
 
