@@ -116,15 +116,14 @@ def all_streams_requests(workdir: Path) -> dict[str, int]:
         run_process(tap_command(sim, workdir, set(ENDPOINTS)))
         made = sim.stats.requests
         minimum = 0
-        for stream, (_, _, parent, _, _) in ENDPOINTS.items():
+        for stream, (_, _, parent, key, _) in ENDPOINTS.items():
             if parent is None:
                 minimum += max(1, math.ceil(len(expected_records(sim, stream)) / 100))
             else:  # one per parent, more only where one parent's children span several pages
                 parents = expected_records(sim, parent)
                 per_parent = {p["id"]: 0 for p in parents}
-                key = {"scenarios": "scenario_id", "sessions": "session_id", "skills": "skill_id"}.get(parent, "page_id")
                 for row in expected_records(sim, stream):
-                    per_parent[row[key]] += 1
+                    per_parent[row[str(key)]] += 1
                 minimum += sum(max(1, math.ceil(n / 100)) for n in per_parent.values())
     return {"requests": made, "minimum_requests": minimum}
 

@@ -45,7 +45,7 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
     later row up by one. Such a shift always shows as a smaller `total_count` (ascending lists are read with
     a fixed upper bound, so new rows cannot mask it; newest-first lists only grow at the top, which shifts rows
     down, never up). On a shift the window restarts at the last timestamp read (`anchor`, an inclusive filter)
-    and rows of that timestamp already emitted are dropped (`is_duplicate`), so nothing is lost and ties
+    and rows of that timestamp already emitted are dropped (`unseen`), so nothing is lost and ties
     across a page boundary are safe. Without shifts this costs exactly ceil(rows / page_size) requests.
     Newest-first lists also miss rows edited while they are read (the row jumps to the top, already passed):
     after a multi-request read, one catch-up pass reads rows updated since the first row of the run.
@@ -61,7 +61,6 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
         self.top_ids: set[t.Any] = set()  # ids read at that key value
         self.window_total: int | None = None
         self.responses = 0
-        self.total_pages: int | None = None
         self._next: Cursor | None = None
         self._decided: requests.Response | None = None
 
@@ -99,7 +98,6 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
         body = json_body(response)
         pagination, rows = body["pagination"], body["data"]
         self.responses += 1
-        self.total_pages = pagination["total_pages"]
         current = self.current_value
         if self.window_total is not None and pagination["total_count"] < self.window_total:
             # Rows vanished since the last page, so this page may have skipped some: read again from the last
