@@ -33,6 +33,7 @@ from tap_exec.errors import (
     WaitTooLongError,
     describe_http_error,
 )
+from tap_exec.output import TableVersion
 from tap_exec.pagination import TotalPagesPaginator
 from tap_exec.progress import Progress
 
@@ -42,6 +43,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
     from singer_sdk.pagination import BaseAPIPaginator
 
+    from tap_exec.changes import Touch
     from tap_exec.tap import TapExec
 
 TRANSIENT = (
@@ -96,6 +98,9 @@ class ExecStream(RESTStream[t.Any]):
     child_key: t.ClassVar[str | None] = None
     #: True where a 404 means the parent vanished mid-sync, not a wrong URL.
     missing_parent_ok: t.ClassVar[bool] = False
+    #: What makes a listed row "changed" for the per-parent streams it feeds (changes.py): the fields whose
+    #: values version the row, None for the whole row, () when only new rows count.
+    version_fields: t.ClassVar[tuple[str, ...] | None] = ()
 
     _tap: TapExec
 
@@ -168,6 +173,31 @@ class ExecStream(RESTStream[t.Any]):
         if self.child_key is None:
             return context or {}
         return {self.child_key: record["id"]}
+
+    @override
+    def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[Context | None]:
+        """Every listed row is classified once (changes.py); children only for rows a per-parent stream owes."""
+        if self.child_streams and self.stream_maps[0].get_filter_result(record) and self._tap.changes.observe(self, record):
+            yield self.get_child_context(record, context)
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """A listing: owed children first, then the rows; a complete one lets the tap forget and version."""
+        version = TableVersion(self)
+        self._tap.changes.before_listing(self)
+        yield from super().get_records(context)
+        self._tap.changes.after_listing(self)
+        version.activate()
+
+    def relisted_from(self, newest: str) -> str:
+        """The lowest replication key value the next run lists again, once `newest` is bookmarked."""
+        return newest
+
+    @property
+    @override
+    def emit_activate_version_messages(self) -> bool:
+        """Never at the start of a sync, the SDK's moment: `TableVersion` sends it after a complete listing."""
+        return False
 
     # -- error policy -----------------------------------------------------------------
     @override
@@ -281,6 +311,8 @@ class ExecChildStream(ExecStream):
     missing_parent_ok = True
     #: Top-level copies of nested ids that the primary key needs, e.g. {"user_id": ("user", "id")}.
     nested_keys: t.ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: Changes elsewhere that make a parent owed, besides the parent's own new or changed row (changes.py).
+    touched_by: t.ClassVar[tuple[Touch, ...]] = ()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
         """One state entry for all parents, not one per parent id."""
@@ -289,11 +321,18 @@ class ExecChildStream(ExecStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """The parent's rows; a 404 for this parent is skipped with a warning, nothing else is."""
+        """The parent's rows if they are owed; a 404 for this parent is skipped with a warning, nothing else is."""
+        changes = self._tap.changes
+        if not changes.owes(self, context):
+            return
         try:
             yield from super().get_records(context)
         except ParentNotFoundError as exc:
             self.logger.warning("Skipped %s for %s: the parent no longer exists (%s)", self.name, dict(context or {}), exc)
+        changes.paid(self, context)
+        # No STATE message per parent (each would repeat the whole change record): the parent stream's, and
+        # the tracker's checkpoints, carry it.
+        self.state_manager.is_flushed = True
 
     @override
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:

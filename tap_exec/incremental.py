@@ -60,6 +60,14 @@ class ExecIncrementalStream(ExecStream):
         self.window = WindowPaginator(str(self.replication_key), newest_first=self.newest_first)
         return self.window
 
+    @override
+    def relisted_from(self, newest: str) -> str:
+        """The bookmark less the lookback: where the next run starts listing."""
+        if not self.lookback_setting:
+            return newest
+        moment = datetime.fromisoformat(newest.replace("Z", "+00:00"))
+        return _iso(moment - timedelta(days=float(self.config[self.lookback_setting])))
+
     def lower_bound(self, context: Context | None) -> str | None:
         """The bookmark minus the lookback, or `start_date` on a first run, or None for everything."""
         start = self.get_starting_timestamp(context)

@@ -1,4 +1,4 @@
-"""Singer output: msgspec serialisation, flushed at each STATE message rather than after every record."""
+"""Singer output: msgspec serialisation flushed at each STATE message, and table versions for targets that delete."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import StateMessage
+from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
 from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib.encoding.simple import Message
+    from singer_sdk.streams import Stream
 
 
 class ExecWriter(MsgSpecWriter):
@@ -26,3 +28,30 @@ class ExecWriter(MsgSpecWriter):
         sys.stdout.buffer.write(self.format_message(message))
         if isinstance(message, StateMessage):
             sys.stdout.flush()
+
+
+class TableVersion:
+    """ACTIVATE_VERSION for a full-table list, sent after its last row rather than before its first.
+
+    The SDK sends it when a sync starts, so a target drops every older row at once and a run stopped halfway
+    (the daily limit) leaves the table short until the next run. Sent after a complete listing, it drops only
+    rows that listing no longer had. Streams not re-read whole every run (incremental lists, per-parent
+    streams) never send it: a target would delete their older rows.
+    """
+
+    def __init__(self, stream: Stream) -> None:
+        self.stream = stream
+        self.active = bool(
+            stream.config.get("emit_activate_version_messages")
+            and stream.selected
+            and stream.parent_stream_type is None
+            and stream.replication_method == REPLICATION_FULL_TABLE
+        )
+        if self.active:
+            # Records carry the version they belong to (the SDK reads `_stream_version` when writing them).
+            stream._stream_version = stream._tap.initialized_at  # noqa: SLF001 - milliseconds: two runs never share one
+
+    def activate(self) -> None:
+        """The listing is complete: rows of older versions are gone upstream."""
+        if self.active and self.stream._stream_version is not None:  # noqa: SLF001
+            self.stream._write_activate_version_message(self.stream._stream_version)  # noqa: SLF001

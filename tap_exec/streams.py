@@ -6,6 +6,7 @@ import typing as t
 
 from typing_extensions import override
 
+from tap_exec.changes import Touch
 from tap_exec.client import ExecChildStream, ExecStream
 from tap_exec.incremental import ExecIncrementalStream
 
@@ -44,6 +45,31 @@ class WorkspaceGroupsStream(ExecStream):
     path = "/workspace/groups"
 
 
+# -- practice (read before the scenarios and skills whose aggregates it changes) ----------------
+class SessionsStream(ExecIncrementalStream):
+    """GET /sessions: roleplay attempts with score and rank, oldest first from the bookmark."""
+
+    name = "sessions"
+    path = "/sessions"
+    child_key = "session_id"
+    replication_key = "created_at"
+    params: t.ClassVar[dict[str, str]] = {"sorting": "created_at"}
+    lower_param = "start_date"
+    upper_param = "end_date"
+    lookback_setting = "sessions_lookback_days"  # grading changes score/rank after creation (NOTES.md)
+    version_fields = None  # the whole row: a late grade, a renamed scenario or user all change the detail too
+
+
+class SessionDetailsStream(ExecChildStream):
+    """GET /sessions/{id}: feedback, transcript and evaluations of one session."""
+
+    name = "session_details"
+    path = "/sessions/{session_id}"
+    parent_stream_type = SessionsStream
+    params: t.ClassVar[dict[str, str]] = {"include": "transcript,evaluations"}
+    paginated = False
+
+
 # -- content -------------------------------------------------------------------------------
 class CollectionsStream(ExecStream):
     """GET /collections: scenario collections, alphabetical."""
@@ -58,7 +84,7 @@ class ScenariosStream(ExecStream):
     name = "scenarios"
     path = "/scenarios"
     params: t.ClassVar[dict[str, str]] = {"include_archived": "true", "include": "skills"}
-    child_key = "scenario_id"
+    child_key = "scenario_id"  # analytics aggregate the scenario's sessions, not its row: only new ones count
 
 
 class AssignmentsStream(ExecStream):
@@ -76,6 +102,7 @@ class ScenarioAnalyticsStream(ExecChildStream):
     parent_stream_type = ScenariosStream
     primary_keys = ("scenario_id",)
     paginated = False
+    touched_by = (Touch("sessions", "scenario.id"),)
 
 
 class ScenarioParticipantsStream(ExecChildStream):
@@ -86,32 +113,10 @@ class ScenarioParticipantsStream(ExecChildStream):
     parent_stream_type = ScenariosStream
     primary_keys = ("scenario_id", "user_id")
     nested_keys: t.ClassVar[dict[str, tuple[str, ...]]] = {"user_id": ("user", "id")}
+    touched_by = (Touch("sessions", "scenario.id"),)
 
 
-# -- practice ------------------------------------------------------------------------------
-class SessionsStream(ExecIncrementalStream):
-    """GET /sessions: roleplay attempts with score and rank, oldest first from the bookmark."""
-
-    name = "sessions"
-    path = "/sessions"
-    child_key = "session_id"
-    replication_key = "created_at"
-    params: t.ClassVar[dict[str, str]] = {"sorting": "created_at"}
-    lower_param = "start_date"
-    upper_param = "end_date"
-    lookback_setting = "sessions_lookback_days"  # grading changes score/rank after creation (NOTES.md)
-
-
-class SessionDetailsStream(ExecChildStream):
-    """GET /sessions/{id}: feedback, transcript and evaluations of one session."""
-
-    name = "session_details"
-    path = "/sessions/{session_id}"
-    parent_stream_type = SessionsStream
-    params: t.ClassVar[dict[str, str]] = {"include": "transcript,evaluations"}
-    paginated = False
-
-
+# -- skills ------------------------------------------------------------------------------
 class SkillsStream(ExecStream):
     """GET /skills: skills with their aggregate proficiency."""
 
@@ -119,6 +124,7 @@ class SkillsStream(ExecStream):
     path = "/skills"
     params: t.ClassVar[dict[str, str]] = {"include": "proficiency"}
     child_key = "skill_id"
+    version_fields = None  # `proficiency_summary` moves with members' proficiency, calls included
 
 
 class SkillProficiencyStream(ExecChildStream):
@@ -129,6 +135,7 @@ class SkillProficiencyStream(ExecChildStream):
     parent_stream_type = SkillsStream
     primary_keys = ("skill_id", "user_id")
     nested_keys: t.ClassVar[dict[str, tuple[str, ...]]] = {"user_id": ("user", "id")}
+    touched_by = (Touch("sessions", "scenario.id", via=("scenarios", "skills")),)  # skills the scenario evaluates
 
 
 # -- knowledge hub -------------------------------------------------------------------------
@@ -149,6 +156,7 @@ class KnowledgeHubPagesStream(ExecIncrementalStream):
     lower_param = "updated_after"
     upper_param = "updated_before"
     newest_first = True  # the API sorts pages by updated_at, newest first, and offers no other direction
+    version_fields = ("updated_at",)
 
 
 class KnowledgeHubPageContentsStream(ExecChildStream):
@@ -171,23 +179,37 @@ class KnowledgeHubPageVersionsStream(ExecChildStream):
 
 
 class KnowledgeHubSourcesStream(ExecStream):
-    """GET /knowledge-hub/sources: source metadata."""
+    """GET /knowledge-hub/sources: source metadata (the extracted text is in knowledge_hub_source_contents)."""
 
     name = "knowledge_hub_sources"
     path = "/knowledge-hub/sources"
+    child_key = "source_id"
+    version_fields = ("updated_at",)
 
 
+class KnowledgeHubSourceContentsStream(ExecChildStream):
+    """GET /knowledge-hub/sources/{id}?include=content: a source with its extracted text."""
+
+    name = "knowledge_hub_source_contents"
+    path = "/knowledge-hub/sources/{source_id}"
+    parent_stream_type = KnowledgeHubSourcesStream
+    params: t.ClassVar[dict[str, str]] = {"include": "content"}
+    paginated = False
+
+
+#: The registry, in sync order: a list whose changes touch other streams' parents comes before them
+#: (sessions before scenarios and skills; scenarios, which say which skills a session touches, before skills).
 STREAM_TYPES: tuple[type[ExecStream], ...] = (
     WorkspaceStream,
     WorkspaceMembersStream,
     WorkspaceGroupsStream,
+    SessionsStream,
+    SessionDetailsStream,
     CollectionsStream,
     ScenariosStream,
     AssignmentsStream,
     ScenarioAnalyticsStream,
     ScenarioParticipantsStream,
-    SessionsStream,
-    SessionDetailsStream,
     SkillsStream,
     SkillProficiencyStream,
     KnowledgeHubFoldersStream,
@@ -195,4 +217,5 @@ STREAM_TYPES: tuple[type[ExecStream], ...] = (
     KnowledgeHubPageContentsStream,
     KnowledgeHubPageVersionsStream,
     KnowledgeHubSourcesStream,
+    KnowledgeHubSourceContentsStream,
 )

@@ -16,6 +16,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
+from tap_exec.changes import ChangeTracker
 from tap_exec.errors import EXIT_FAILED, ExecTapError, StopSyncError
 from tap_exec.output import ExecWriter
 from tap_exec.streams import STREAM_TYPES
@@ -159,6 +160,26 @@ class TapExec(Tap):
             description="Longest `retry_after` the tap waits out; a longer one (the daily limit) stops the run cleanly.",
         ),
         th.Property(
+            "per_parent_refresh_days",
+            th.NumberType(minimum=0),
+            default=7,
+            title="Per-parent refresh (days)",
+            description=(
+                "Per-parent streams fetch children only for new or changed parents; every this many days they fetch "
+                "them all once, to catch what no change shows (deleted sessions, removed members). 0: every run fetches all."
+            ),
+        ),
+        th.Property(
+            "emit_activate_version_messages",
+            th.BooleanType,
+            default=False,
+            title="Emit ACTIVATE_VERSION",
+            description=(
+                "After each complete full-table list, tell the target to drop (or soft-delete) rows that vanished "
+                "upstream. Incremental and per-parent streams never send it."
+            ),
+        ),
+        th.Property(
             "user_agent",
             th.StringType,
             default=f"tap-exec/{_version()}",
@@ -177,10 +198,27 @@ class TapExec(Tap):
             window=float(self.config["rate_limit_window_seconds"]),
         )
 
+    @functools.cached_property
+    def changes(self) -> ChangeTracker:
+        """The run's record of what changed and which per-parent streams owe which parents."""
+        return ChangeTracker(self)
+
     @override
     def discover_streams(self) -> list[Stream]:
         """Every stream in the registry."""
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    @property
+    @override
+    def streams(self) -> dict[str, Stream]:
+        """The SDK's streams (and sync order) in the registry's order rather than alphabetical (see STREAM_TYPES)."""
+        streams = super().streams
+        order: dict[type, int] = {stream_type: n for n, stream_type in enumerate(STREAM_TYPES)}
+        ordered = sorted(streams.values(), key=lambda stream: order[type(stream)])
+        if list(streams.values()) != ordered:
+            streams.clear()
+            streams.update((stream.name, stream) for stream in ordered)
+        return streams
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

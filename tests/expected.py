@@ -27,6 +27,13 @@ ENDPOINTS: dict[str, tuple[str, dict[str, str], str | None, str | None, tuple[st
     "knowledge_hub_page_contents": ("/knowledge-hub/pages/{}", {"include": "draft"}, "knowledge_hub_pages", "page_id", ()),
     "knowledge_hub_page_versions": ("/knowledge-hub/pages/{}/versions", {}, "knowledge_hub_pages", "page_id", ()),
     "knowledge_hub_sources": ("/knowledge-hub/sources", {}, None, None, ()),
+    "knowledge_hub_source_contents": (
+        "/knowledge-hub/sources/{}",
+        {"include": "content"},
+        "knowledge_hub_sources",
+        "source_id",
+        (),
+    ),
 }
 
 

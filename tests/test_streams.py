@@ -23,6 +23,7 @@ PER_PARENT = {
     "skill_proficiency",
     "knowledge_hub_page_contents",
     "knowledge_hub_page_versions",
+    "knowledge_hub_source_contents",
 }
 
 

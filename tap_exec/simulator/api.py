@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from tap_exec.simulator.data import RANKS, Session, iso, parse_iso, rank_for
-from tap_exec.simulator.detail import page_versions, proficiency_entries, session_detail
+from tap_exec.simulator.detail import page_versions, proficiency_entries, session_detail, source_content
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -94,6 +94,7 @@ class ExecApi:
                 (r"/knowledge-hub/pages/(?P<pid>[^/]+)", self.page_detail),
                 (r"/knowledge-hub/pages/(?P<pid>[^/]+)/versions", self.page_versions),
                 (r"/knowledge-hub/sources", self.sources),
+                (r"/knowledge-hub/sources/(?P<sid>[^/]+)", self.source_detail),
             )
         ]
 
@@ -329,6 +330,16 @@ class ExecApi:
     def sources(self, query: Query) -> dict[str, Any]:
         """GET /knowledge-hub/sources (metadata only; `content` is on the detail endpoint)."""
         return paginate(self.data.sources, query)
+
+    def source_detail(self, query: Query, sid: str) -> dict[str, Any]:
+        """GET /knowledge-hub/sources/{id}: the source, with its extracted text when `include=content`."""
+        source = next((s for s in self.data.sources if s["id"] == sid), None)
+        if source is None:
+            raise not_found("Source", sid)
+        out = dict(source)
+        if "content" in includes(query):
+            out["content"] = source_content(source)
+        return out
 
 
 class _View(Sequence[Session]):

@@ -155,10 +155,10 @@ class Dataset:
         return {"id": scenario["id"], "name": scenario["name"], "slug": scenario["slug"]}
 
     # -- sessions (the large, changing list) -----------------------------------------
-    def make_session(self, created: int) -> Session:
-        """A session by a random user on a random live scenario."""
+    def make_session(self, created: int, scenario: dict[str, Any] | None = None) -> Session:
+        """A session by a random user on `scenario` (default: a random one)."""
         user = self.rng.choice(self.users)
-        scenario = self.rng.choice(self.scenarios)
+        scenario = scenario or self.rng.choice(self.scenarios)
         graded = self.rng.random() > 0.15
         return Session(
             id=self.new_id(),
@@ -169,9 +169,9 @@ class Dataset:
             created=created,
         )
 
-    def insert_session(self, created: int | None = None) -> Session:
+    def insert_session(self, created: int | None = None, scenario: dict[str, Any] | None = None) -> Session:
         """Add a session (newest unless `created` is given), keeping the order."""
-        session = self.make_session(self.tick() if created is None else created)
+        session = self.make_session(self.tick() if created is None else created, scenario)
         self._by_id = None
         bisect.insort(self.sessions, session, key=lambda s: (s.created, s.id))
         return session
@@ -199,6 +199,23 @@ class Dataset:
         page["updated_at"] = iso(self.tick())
         self.pages.append(page)
         return page
+
+    def touch_source(self, index: int) -> dict[str, Any]:
+        """Re-extract a source: its text and `updated_at` change."""
+        source = self.sources[index]
+        source["updated_at"] = iso(self.tick())
+        return source
+
+    def add_scenario(self) -> dict[str, Any]:
+        """A new scenario (a copy of a random one under a new id and slug), created now."""
+        scenario = {**self.rng.choice(self.scenarios), "id": self.new_id(), "created_at": iso(self.tick())}
+        scenario["slug"] = f"{scenario['slug']}-copy-{len(self.scenarios)}"
+        self.scenarios.append(scenario)
+        return scenario
+
+    def remove_member(self, index: int) -> dict[str, Any]:
+        """A member leaves the workspace (their sessions stay, as the API keeps them)."""
+        return self.members.pop(index)
 
     def churn(self) -> str:
         """One random change of the kind a live workspace sees while a sync runs."""

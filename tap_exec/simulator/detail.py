@@ -125,3 +125,11 @@ def page_versions(data: Dataset, page: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return versions[::-1]
+
+
+def source_content(source: dict[str, Any]) -> str | None:
+    """A source's extracted text: none until extraction is done, and new text whenever the source is updated."""
+    if source["status"] != "ready":
+        return None
+    rng = random.Random(f"{source['id']}:{source['updated_at']}")
+    return f"# {source['title']}\n\n" + "\n".join(rng.choice(LINES) for _ in range(rng.randrange(2, 6)))
