@@ -3,8 +3,8 @@
 CPU per record is compared with a hand-written floor (benchmarks/baseline.py). Prints a table, writes
 results/latest.json and a PNG chart (records/s against data size).
 
-    python benchmarks/run.py                      # 10k, 100k and 300k sessions, and a 150-request run at 60/min
-    python benchmarks/run.py --sizes 1000 --rate-requests 12 --rate-window 3   # a quick smoke run
+    python benchmarks/run.py                      # 10k, 100k and 300k sessions, a 150-request run at 60/min, daily runs
+    python benchmarks/run.py --sizes 1000 --rate-requests 12 --rate-window 3 --daily-quick   # a quick smoke run
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+import daily  # noqa: E402  (benchmarks/daily.py, beside this script)
 
 from tap_exec.simulator import Counts, Limits, Simulator, build  # noqa: E402
 from tests.helpers import catalog_for  # noqa: E402
@@ -201,6 +203,8 @@ def main() -> None:
     parser.add_argument("--rate-requests", type=int, default=150, help="requests in the rate-limited run (0: skip)")
     parser.add_argument("--rate-limit", type=int, default=60)
     parser.add_argument("--rate-window", type=float, default=60.0)
+    parser.add_argument("--daily-grid", type=int, nargs="*", default=[25, 50, 100, 200, 300, 400, 600, 800])
+    parser.add_argument("--daily-quick", action="store_true", help="small daily figures only (no capacity search, no backfill)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -209,6 +213,7 @@ def main() -> None:
         rows = throughput(args.sizes, workdir)
         requests = all_streams_requests(workdir)
         limited = rate_limited(args.rate_requests, args.rate_limit, args.rate_window, workdir) if args.rate_requests else None
+    days = daily.run(args.daily_grid, quick=args.daily_quick)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
     print(f"machine: {machine}")
     print(report(rows))
@@ -220,10 +225,19 @@ def main() -> None:
         )
     memory = rows[-1]["tap_peak_mb"] / rows[0]["tap_peak_mb"]
     print(f"peak memory, largest vs smallest size: {memory:.2f}x")
-    result = {"machine": machine, "throughput": rows, "all_streams": requests, "rate_limited": limited, "memory_ratio": memory}
+    print(daily.report(days))
+    result = {
+        "machine": machine,
+        "throughput": rows,
+        "all_streams": requests,
+        "rate_limited": limited,
+        "memory_ratio": memory,
+        "daily": days,
+    }
     (args.out / "latest.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     chart(rows, args.out / "throughput.png")
-    print(f"wrote {args.out / 'latest.json'} and {args.out / 'throughput.png'}")
+    daily.chart(days, args.out / "daily.png")
+    print(f"wrote {args.out / 'latest.json'}, {args.out / 'throughput.png'} and {args.out / 'daily.png'}")
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ class Dues:
         self.state = state  # the stream's `changes` dict inside the state, updated in place
         self.owed: list[str] = state.setdefault(OWED, [])
         self._owed = set(self.owed)
-        self.pending: dict[str, list[str]] = state.setdefault(PENDING, {})
+        self.pending: dict[str, list[str]] = state.get(PENDING) or {}
 
     def owe(self, parent_ids: Iterable[str]) -> None:
         """Add parents whose children are due."""
@@ -139,6 +139,7 @@ class Dues:
 
     def hold(self, via: str, row_id: str) -> None:
         """Remember a touched row of the `via` list until that list says which parents it names."""
+        self.state[PENDING] = self.pending
         held = self.pending.setdefault(via, [])
         if row_id not in held:
             held.append(row_id)
@@ -224,9 +225,10 @@ class ChangeTracker:
         seen = self.seen.get(parent)
         dues.owe(seen.versions if seen else ())
         dues.state[SINCE] = self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
-        dues.state[PENDING] = dues.pending = {}
+        dues.state.pop(PENDING, None)
+        dues.pending = {}
         self.full_passes[name] = reason
-        self.tap.logger.info("%s: fetching every %s parent's children (%s).", name, parent, reason)
+        self.tap.logger.info("%s: fetching for every %s row in this run (%s).", name, parent, reason)
 
     # -- while a signal or parent stream lists its rows -----------------------------------
     def before_listing(self, stream: ExecStream) -> None:

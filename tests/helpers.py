@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import os
@@ -12,6 +13,7 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tap_exec.errors import StopSyncError
 from tap_exec.tap import TapExec
 
 if t.TYPE_CHECKING:
@@ -79,14 +81,24 @@ def run_tap(
     selected: t.Iterable[str] | None = None,
     state: dict[str, t.Any] | None = None,
     catalog: dict[str, t.Any] | None = None,
+    stop_ok: bool = False,
 ) -> Output:
-    """Run a full sync in this process and return what it wrote to stdout."""
+    """Run a full sync in this process and return what it wrote to stdout.
+
+    With `stop_ok`, a clean stop (daily limit, `max_requests`) ends the run as the CLI ends it: final STATE written.
+    """
     if catalog is None and selected is not None:
         catalog = catalog_for(config, selected)
     raw = io.BytesIO()
     stdout = io.TextIOWrapper(raw, encoding="utf-8")  # the writer writes bytes to stdout's buffer
     with contextlib.redirect_stdout(stdout):
-        TapExec(config=config, catalog=catalog, state=state).sync_all()
+        tap = TapExec(config=config, catalog=catalog, state=copy.deepcopy(state))
+        try:
+            tap.sync_all()
+        except StopSyncError:
+            if not stop_ok:
+                raise
+            tap.state_writer.write_state(tap.state)
         stdout.flush()
     return parse(raw.getvalue().decode("utf-8"))
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import logging
+import time
 import typing as t
 from contextlib import redirect_stdout
 
@@ -13,7 +15,9 @@ import pytest
 from tap_exec.plan import plan, render
 from tap_exec.simulator import Counts, build
 from tap_exec.tap import TapExec
+from tests.expected import ENDPOINTS
 from tests.helpers import catalog_for, fast_config, parse, run_cli, run_tap, write_json
+from tests.test_streams import PER_PARENT
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,9 +45,9 @@ def test_the_plan_predicts_the_requests_a_run_makes(make_sim: Callable[..., Simu
     tap = TapExec(config=config, catalog=catalog_for(config, selected), setup_mapper=False)
     lines = {line.stream: line for line in plan(tap)}
     probes = sim.stats.requests
-    assert probes == 4  # one per list endpoint; nothing for the single object or the child
+    assert probes == 1 + 1 + 3 + 1  # collections, the first of 13 session pages, all 3 page pages, skills
     text = render(list(lines.values()), tap, probes)
-    assert "This plan used 4 requests" in text
+    assert "This plan used 6 requests" in text
     run_tap(config, selected=selected)
     actual = sim.stats.paths()[probes:]
     assert lines["sessions"].requests == actual.count("/rest/v1/sessions") == 13
@@ -51,6 +55,33 @@ def test_the_plan_predicts_the_requests_a_run_makes(make_sim: Callable[..., Simu
     assert lines["workspace"].requests == 1
     assert lines["skill_proficiency"].requests == len(sim.data.skills)
     assert sum(line.requests for line in lines.values()) == len(actual)
+
+
+def _plan_total(config: dict[str, t.Any], selected: set[str], state: dict[str, t.Any] | None) -> dict[str, int]:
+    tap = TapExec(config=config, catalog=catalog_for(config, selected), state=copy.deepcopy(state), setup_mapper=False)
+    return {line.stream: line.requests for line in plan(tap)}
+
+
+def test_the_plan_counts_what_changed_since_the_state(make_sim: Callable[..., Simulator]) -> None:
+    """From the saved state the plan predicts a daily run to the request: nothing, then exactly what changed."""
+    data = build(8, Counts.scaled(0.5, sessions=800))
+    sim = make_sim(data=data)
+    config = fast_config(sim)
+    selected = set(ENDPOINTS)
+    first = run_tap(config, selected=selected)
+    predicted = _plan_total(config, selected, first.last_state)
+    assert all(predicted[name] == 0 for name in PER_PARENT)
+    mark = sim.stats.requests
+    second = run_tap(config, selected=selected, state=first.last_state)
+    assert sum(predicted.values()) == sim.stats.requests - mark
+    for scenario in data.scenarios[:3]:
+        data.insert_session(int(time.time()) - 5, scenario=scenario)
+    data.touch_page(1)
+    predicted = _plan_total(config, selected, second.last_state)
+    assert predicted["session_details"] == 3
+    mark = sim.stats.requests
+    run_tap(config, selected=selected, state=second.last_state)
+    assert sum(predicted.values()) == sim.stats.requests - mark
 
 
 def test_the_plan_command_prints_a_table(sim: Simulator, tmp_path: Path) -> None:

@@ -112,3 +112,41 @@ def test_meltano_stream_maps_example_pseudonymises_emails(sim: Simulator, meltan
     sessions = [json.loads(line) for line in (out / "sessions.jsonl").read_text(encoding="utf-8").splitlines()]
     assert all(set(s["user"]) == {"id"} and len(s["user_email_hash"]) == 32 for s in sessions)
     assert not any("@" in line for line in (out / "sessions.jsonl").read_text(encoding="utf-8").splitlines())
+
+
+@pytest.mark.parametrize("hard_delete", [False, True], ids=["soft delete", "hard delete"])
+def test_postgres_drops_vanished_rows_and_keeps_every_session_detail(
+    sim: Simulator, meltano_env: dict[str, str], postgres_url: str, hard_delete: bool
+) -> None:
+    """ACTIVATE_VERSION on: a member removed upstream leaves the warehouse; older session details all stay."""
+    import psycopg
+
+    schema = f"exec_{uuid.uuid4().hex[:8]}"
+    env = {
+        **meltano_env,
+        "TARGET_POSTGRES_SQLALCHEMY_URL": postgres_url.replace("postgresql://", "postgresql+psycopg://"),
+        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+        "TARGET_POSTGRES_HARD_DELETE": str(hard_delete).lower(),
+        "TAP_EXEC_EMIT_ACTIVATE_VERSION_MESSAGES": "true",
+        "TAP_EXEC_MAX_REQUESTS_PER_MINUTE": "100000",  # the simulator has no limit; 1,500 details at 60/min take 25 min
+        "TAP_EXEC__SELECT": json.dumps(["workspace_members.*", "sessions.*", "session_details.*"]),
+    }
+
+    def query(sql: str) -> list[tuple[t.Any, ...]]:
+        with psycopg.connect(postgres_url) as con:
+            return con.execute(sql).fetchall()
+
+    meltano(["run", "tap-exec", "target-postgres"], env)
+    removed = sim.data.remove_member(3)
+    new = _add_activity(sim)
+    meltano(["run", "tap-exec", "target-postgres"], env)
+
+    members = dict(query(f"select id, _sdc_deleted_at is not null from {schema}.workspace_members"))  # noqa: S608
+    if hard_delete:
+        assert removed["id"] not in members
+    else:
+        assert members.pop(removed["id"]) is True
+    assert members == dict.fromkeys((m["id"] for m in sim.data.members), False)
+    details = dict(query(f"select id, _sdc_deleted_at is not null from {schema}.session_details"))  # noqa: S608
+    assert details == dict.fromkeys((s.id for s in sim.data.sessions), False)
+    assert new <= set(details)
