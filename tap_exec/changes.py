@@ -6,8 +6,8 @@ What a run remembers lives in the streams' own bookmarks, under `changes`:
   `seen`, a short version of every row the next run can list again (sessions inside the lookback window, pages
   at the bookmark, whole small catalogues), so a row listed again unchanged costs nothing;
 - a *per-parent* stream keeps `owed`, the parents whose children are due and not yet fetched (a stopped run
-  leaves them to the next, which fetches them first), `pending` (rows of a `via` list that a change touched,
-  not yet turned into parents) and `since`, when its last full pass began.
+  leaves them to the next, which fetches them as its lists reach them), `pending` (rows of a `via` list that a
+  change touched, not yet turned into parents) and `since`, when its last full pass began.
 
 A full pass (first run, newly selected stream, a state without `changes`, every `per_parent_refresh_days`, or a
 signal stream that is not read in this run) owes every parent; otherwise a parent is owed when its row is new or

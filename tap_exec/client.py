@@ -182,7 +182,7 @@ class ExecStream(RESTStream[t.Any]):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """A listing: owed children first, then the rows; a complete one lets the tap forget and version."""
+        """A listing's rows; once it is complete, the tracker settles what it owes and the table version activates."""
         version = TableVersion(self)
         self._tap.changes.before_listing(self)
         yield from super().get_records(context)

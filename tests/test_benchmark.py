@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_benchmark_runs_on_a_tiny_size(tmp_path: Path) -> None:
     args = ["--sizes", "300", "700", "--rate-requests", "7", "--rate-limit", "3", "--rate-window", "1", "--out", str(tmp_path)]
+    args += ["--daily-grid", "10", "--daily-quick"]
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), *args], capture_output=True, text=True, timeout=300, check=False
     )
@@ -24,4 +25,7 @@ def test_benchmark_runs_on_a_tiny_size(tmp_path: Path) -> None:
     assert report["rate_limited"]["429s"] == 0
     assert report["rate_limited"]["requests"] == 7
     assert (tmp_path / "throughput.png").stat().st_size > 0
+    day = report["daily"]["changed_days"][0]
+    assert day["after"] == day["floor"] < day["before"]  # a changed day costs exactly its changes
+    assert (tmp_path / "daily.png").stat().st_size > 0
     assert "rate-limited: 7 requests at 3/1s" in result.stdout
