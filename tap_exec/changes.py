@@ -77,10 +77,15 @@ class Seen:
         self.keys: dict[str, str | None] = {}  # replication key value of each row seen in this run
         self._order: deque[tuple[str, str]] = deque()
         self.newest: str | None = None
+        self.remembered = len(versions)  # rows the last run left to recognise
+        self.changes = 0  # rows of this run that were new or changed
 
     def changed(self, row_id: str, version: str) -> bool:
         """True for a row that is new or differs from its remembered version."""
-        return self.versions.get(row_id) != version
+        if self.versions.get(row_id) == version:
+            return False
+        self.changes += 1
+        return True
 
     def remember(self, row_id: str, version: str, key: str | None) -> None:
         """Record the version a row has now."""

@@ -35,7 +35,6 @@ from tap_exec.errors import (
 )
 from tap_exec.output import TableVersion
 from tap_exec.pagination import TotalPagesPaginator
-from tap_exec.progress import Progress
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterable
@@ -133,11 +132,6 @@ class ExecStream(RESTStream[t.Any]):
         """Ask for JSON and name the client with the `user_agent` setting."""
         return {"Accept": "application/json", "User-Agent": self.user_agent}
 
-    @functools.cached_property
-    def progress(self) -> Progress:
-        """Progress lines for this stream on long syncs."""
-        return Progress(self.name, self.logger, self._tap.governor)
-
     @property
     @override
     def timeout(self) -> int:
@@ -164,7 +158,8 @@ class ExecStream(RESTStream[t.Any]):
         body = json_body(response)
         if not self.paginated:
             return [body]
-        self.progress.page(body["pagination"], len(body["data"]))
+        if self.parent_stream_type is None:
+            self._tap.progress.page(self, body["pagination"])
         return body["data"]  # type: ignore[no-any-return]
 
     @override
@@ -177,17 +172,24 @@ class ExecStream(RESTStream[t.Any]):
     @override
     def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[Context | None]:
         """Every listed row is classified once (changes.py); children only for rows a per-parent stream owes."""
-        if self.child_streams and self.stream_maps[0].get_filter_result(record) and self._tap.changes.observe(self, record):
+        if not self.child_streams or not self.stream_maps[0].get_filter_result(record):
+            return
+        self._tap.progress.taken(self)
+        if self._tap.changes.observe(self, record):
             yield self.get_child_context(record, context)
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """A listing's rows; once it is complete, the tracker settles what it owes and the table version activates."""
-        version = TableVersion(self)
+        version, progress = TableVersion(self), self._tap.progress
         self._tap.changes.before_listing(self)
-        yield from super().get_records(context)
+        for row in super().get_records(context):
+            yield row
+            progress.record(self)  # once the SDK has emitted it
         self._tap.changes.after_listing(self)
         version.activate()
+        if self.parent_stream_type is None:
+            progress.listed(self)
 
     def relisted_from(self, newest: str) -> str:
         """The lowest replication key value the next run lists again, once `newest` is bookmarked."""
@@ -270,7 +272,9 @@ class ExecStream(RESTStream[t.Any]):
                         f"run again after {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(time.time() + asked))}."
                     )
                     raise WaitTooLongError(msg)
-                exc = yield asked + random.uniform(0, min(0.5, asked * 0.05))  # noqa: S311 - jitter, not crypto
+                wait = asked + random.uniform(0, min(0.5, asked * 0.05))  # noqa: S311 - jitter, not crypto
+                self._tap.governor.waited_out(self.name, wait)
+                exc = yield wait
                 continue
             failures += 1
             if failures > int(self.config["max_retries"]):
@@ -286,11 +290,14 @@ class ExecStream(RESTStream[t.Any]):
 
     @override
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
-        """Keep the SDK's per-stream "unhandled error" notice at DEBUG where it only repeats another line.
+        """Keep at DEBUG the SDK's lines that only repeat another or drown the progress lines.
 
-        That is, for errors the tap reports in one line and for the SDK's stop signals (`--test`).
+        That is, its per-stream "unhandled error" notice for errors the tap reports in one line and for the SDK's
+        stop signals (`--test`), and its "Beginning sync" line for each parent of a per-parent stream.
         """
         if level == logging.ERROR and isinstance(sys.exc_info()[1], (ExecTapError, SyncLifecycleSignal)):
+            level = logging.DEBUG
+        if level == logging.INFO and self.parent_stream_type is not None and message.startswith("Beginning sync"):
             level = logging.DEBUG
         super().log(message, *args, level=level, **kwargs)
 
@@ -330,6 +337,7 @@ class ExecChildStream(ExecStream):
         except ParentNotFoundError as exc:
             self.logger.warning("Skipped %s for %s: the parent no longer exists (%s)", self.name, dict(context or {}), exc)
         changes.paid(self, context)
+        self._tap.progress.fetched(self)
         # No STATE message per parent (each would repeat the whole change record): the parent stream's, and
         # the tracker's checkpoints, carry it.
         self.state_manager.is_flushed = True

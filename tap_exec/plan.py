@@ -3,7 +3,7 @@
 The plan reads each list the run reads, as the run does, and hands the rows to the run's change tracker
 (changes.py) with the saved state: per-parent streams then owe exactly the parents the run would fetch. Lists
 of up to `READ_WHOLE` pages are read whole, so a daily run's plan is exact; of longer lists (a first run, a
-backfill) only the first page is read and every unread row is counted as owed, an upper bound.
+backfill) only the first page is read and the rest is estimated as the progress lines estimate it (estimate.py).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_exec.client import ExecChildStream
 from tap_exec.decoding import json_body
 from tap_exec.errors import EXIT_FAILED, ExecTapError
+from tap_exec.estimate import DAILY_LIMIT, ListSize, remaining
 from tap_exec.incremental import ExecIncrementalStream
 from tap_exec.pagination import Cursor
 from tap_exec.tap import TapExec
@@ -27,7 +27,6 @@ from tap_exec.tap import TapExec
 if t.TYPE_CHECKING:
     from tap_exec.client import ExecStream
 
-DAILY_LIMIT = 1_000
 READ_WHOLE = 5  # pages: a list this short is read whole, so the plan knows exactly what changed
 
 
@@ -41,71 +40,64 @@ class Line:
     note: str = ""
 
 
-@dataclass
-class Listing:
-    """What the plan learnt of one list: its size, the requests a run spends on it, the rows it did not read."""
+def read_list(stream: ExecStream) -> ListSize:
+    """Read a list as the run would (whole if short, else its first page), showing each row to the tracker.
 
-    total: int
-    requests: int
-    unread: int
-
-
-def read_list(stream: ExecStream) -> Listing:
-    """Read a list as the run would (whole if short, else its first page), showing each row to the tracker."""
+    The size says what the tracker has seen (`rows_read`); `pages_read` stays 0: the run reads every page again.
+    """
     if isinstance(stream, ExecIncrementalStream):
         stream._write_starting_replication_value(None)  # noqa: SLF001 - the bookmark, as a sync starts from it
         stream.get_new_paginator()  # the window the run's parameters come from
-    page, pages, read, total = 1, 1, 0, 0
-    while page <= pages:
+    size = ListSize()
+    page = 1
+    while page == 1 or (size.pages is not None and page <= size.pages <= READ_WHOLE):
         cursor = Cursor(page) if isinstance(stream, ExecIncrementalStream) else page
         params = stream.get_url_params(None, cursor)
         url, headers = stream.get_url(None), stream.http_headers
         prepared = stream.build_prepared_request(method="GET", url=url, params=params, headers=headers)
         body = json_body(stream.request_decorator(stream._request)(prepared, None))  # noqa: SLF001 - paced, retried send
-        pages, total = int(body["pagination"]["total_pages"]), int(body["pagination"]["total_count"])
         for row in body["data"]:
             stream._tap.changes.observe(stream, row)  # noqa: SLF001 - the plan stands in for the run
-        read += len(body["data"])
-        if pages > READ_WHOLE:
-            break
+        size.read(body["pagination"])
+        size.rows_read += len(body["data"])
         page += 1
-    catch_up = 1 if isinstance(stream, ExecIncrementalStream) and stream.newest_first and pages > 1 else 0
-    return Listing(total, max(1, pages) + catch_up, max(0, total - read))
+    size.pages_read = 0
+    return size
 
 
 def plan(tap: TapExec) -> list[Line]:
     """One line per selected stream, in sync order; parents of selected children are read even when not selected."""
-    streams = [t.cast("ExecStream", s) for s in tap.streams.values()]
     changes = tap.changes
-    listings: dict[str, Listing] = {}
+    sizes: dict[str, ListSize] = {}
+    for stream in t.cast("dict[str, ExecStream]", tap.streams).values():
+        if stream.parent_stream_type is None and stream.name in changes.synced and stream.paginated:
+            changes.before_listing(stream)
+            sizes[stream.name] = read_list(stream)
+            if sizes[stream.name].rows_read == sizes[stream.name].rows:
+                changes.settle(stream)
     lines = []
-    for stream in streams:
-        if isinstance(stream, ExecChildStream) or not (stream.selected or stream.has_selected_descendents):
-            continue
-        changes.before_listing(stream)
-        if not stream.paginated:
-            lines.append(Line(stream.name, "1", 1))
-            continue
-        listing = listings[stream.name] = read_list(stream)
-        if not listing.unread:
-            changes.settle(stream)
-        note = "rows since the bookmark" if isinstance(stream, ExecIncrementalStream) else ""
-        lines.append(Line(stream.name, str(listing.total), listing.requests, note))
-    for name, child in changes.children.items():
-        parent = changes.parent_of[name]
-        owed = changes.owed_count(name)
-        unread = listings[parent.name].unread if parent.name in listings else 0
-        touched_unread = sum(listings[touch.source].unread for touch in child.touched_by if touch.source in listings)
-        if owed is None:
-            estimate, note = listings[parent.name].total, "every parent (per_parent_refresh_days is 0)"
-        elif unread or touched_unread:
-            estimate = max(owed, min(owed + unread + touched_unread, listings[parent.name].total))
-            note = f"at most: {owed} owed now, the rest of {parent.name} not read by the plan"
+    for name, requests in remaining(tap, sizes).items():
+        if name in changes.children:
+            parent = changes.parent_of[name].name
+            owed = changes.owed_count(name)
+            if owed is None:
+                note = "every parent (per_parent_refresh_days is 0)"
+            elif sizes[parent].rows_read < (sizes[parent].rows or 0):
+                note = f"{owed} owed now; the rest estimated from the {parent} rows the plan did not read"
+            else:
+                note = changes.reason(name) or f"new, changed or touched {parent} only"
+            lines.append(Line(name, "?", requests, note))
         else:
-            estimate, note = owed, changes.reason(name) or f"new or changed {parent.name} only"
-        lines.append(Line(name, "?", estimate, note))
-    order = [s.name for s in streams]
-    return sorted(lines, key=lambda line: order.index(line.stream))
+            rows = str(sizes[name].rows) if name in sizes else "1"
+            lines.append(
+                Line(
+                    name,
+                    rows,
+                    requests,
+                    "rows since the bookmark" if isinstance(tap.streams[name], ExecIncrementalStream) else "",
+                )
+            )
+    return lines
 
 
 def render(lines: list[Line], tap: TapExec, probes: int) -> str:

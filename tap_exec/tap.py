@@ -19,6 +19,7 @@ from typing_extensions import override
 from tap_exec.changes import ChangeTracker
 from tap_exec.errors import EXIT_FAILED, ExecTapError, StopSyncError
 from tap_exec.output import ExecWriter
+from tap_exec.progress import RunProgress
 from tap_exec.streams import STREAM_TYPES
 from tap_exec.throttle import RequestGovernor
 
@@ -199,6 +200,11 @@ class TapExec(Tap):
         )
 
     @functools.cached_property
+    def progress(self) -> RunProgress:
+        """The run's progress lines and end-of-run summary."""
+        return RunProgress(self)
+
+    @functools.cached_property
     def changes(self) -> ChangeTracker:
         """The run's record of what changed and which per-parent streams owe which parents."""
         return ChangeTracker(self)
@@ -268,7 +274,8 @@ class TapExec(Tap):
             sys.exit(exc.exit_code)
         finally:
             if "governor" in tap.__dict__:
-                tap.logger.info("Requests: %s", tap.governor.summary())
+                for line in tap.progress.summary():
+                    tap.logger.info("%s", line)
 
 
 def _load_json(handle: t.IO[str]) -> t.Any:  # noqa: ANN401 - any JSON document

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 
 from tap_exec.errors import BudgetReachedError
 
@@ -18,7 +18,9 @@ class RequestGovernor:
         self.max_requests = max_requests
         self.sent: deque[float] = deque()
         self.by_stream: Counter[str] = Counter()
-        self.waited = 0.0
+        self.waited: defaultdict[str, float] = defaultdict(float)  # seconds each stream waited for the rate limit (pace, 429s)
+        self.busy = 0.0  # seconds spent inside requests, for their typical duration
+        self._started: float | None = None
         self._lock = threading.Lock()
 
     @property
@@ -40,11 +42,12 @@ class RequestGovernor:
                 self.sent.popleft()
             if len(self.sent) >= self.per_minute:
                 pause = self.window - (now - self.sent[0])
-                self.waited += pause
+                self.waited[stream] += pause
                 time.sleep(pause)
                 self.sent.popleft()
                 now = time.monotonic()
             self.sent.append(now)
+            self._started = now
             self.by_stream[stream] += 1
 
     def settle(self) -> None:
@@ -53,14 +56,30 @@ class RequestGovernor:
         Spacing requests from completion keeps the server's own window from ever counting one too many.
         """
         with self._lock:
+            now = time.monotonic()
             if self.sent:
-                self.sent[-1] = time.monotonic()
+                self.sent[-1] = now
+            if self._started is not None:
+                self.busy += now - self._started
+                self._started = None
 
-    def remaining_time(self, requests: int) -> float:
-        """Seconds `requests` more requests take at the configured pace (for progress estimates)."""
-        return max(0.0, requests * self.window / self.per_minute)
+    def waited_out(self, stream: str, seconds: float) -> None:
+        """Count a wait the API asked for (429) as time spent waiting for the rate limit."""
+        with self._lock:
+            self.waited[stream] += seconds
 
-    def summary(self) -> str:
-        """`N requests (stream: n, …)` for the end-of-run log."""
-        parts = ", ".join(f"{name}: {n}" for name, n in sorted(self.by_stream.items()))
-        return f"{self.total} requests ({parts}); {self.waited:.1f}s spent pacing under {self.per_minute}/min"
+    def time_for(self, requests: int) -> float:
+        """Seconds `requests` more requests take: the sliding window's free slots go at once, then one as each frees.
+
+        Never less than their typical duration allows (a slow API is the pace then, not the limit).
+        """
+        now = time.monotonic()
+        with self._lock:
+            times = [sent for sent in self.sent if now - sent < self.window]
+        starts: deque[float] = deque(times[-self.per_minute :], maxlen=self.per_minute)
+        last = now
+        for _ in range(max(0, requests)):
+            last = max(now, starts[0] + self.window) if len(starts) == self.per_minute else now
+            starts.append(last)
+        typical = self.busy / self.total if self.total else 0.0
+        return max(last - now, requests * typical)

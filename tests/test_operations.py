@@ -13,6 +13,7 @@ from contextlib import redirect_stdout
 import pytest
 
 from tap_exec.plan import plan, render
+from tap_exec.progress import RunProgress
 from tap_exec.simulator import Counts, build
 from tap_exec.tap import TapExec
 from tests.expected import ENDPOINTS
@@ -26,16 +27,20 @@ if t.TYPE_CHECKING:
     from tap_exec.simulator import Simulator
 
 
-def test_long_streams_log_page_k_of_n_records_requests_and_time_left(
-    make_sim: Callable[..., Simulator], caplog: pytest.LogCaptureFixture
+def test_a_list_logs_page_k_of_n_then_done(
+    make_sim: Callable[..., Simulator], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(RunProgress, "every", 0.0)  # a line at every page
     caplog.set_level(logging.INFO)
     sim = make_sim(data=build(3, Counts.scaled(0.1, sessions=420)))
     run_tap(fast_config(sim, max_requests_per_minute=60), selected={"sessions"})
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sessions: page")]
-    assert (
-        lines[-1] == "sessions: page 5 of 5, 420 records so far, 5 requests used in this run, about 0m00s left at 60 requests/min"
-    )
+    lines = [r.getMessage().split(" | run: ") for r in caplog.records if r.getMessage().startswith("sessions: ")]
+    assert [line[0] for line in lines] == [
+        *(f"sessions: page {n} of 5, {(n - 1) * 100} records, {n} requests so far" for n in range(1, 6)),
+        "sessions: done, 420 records, 5 requests so far",
+    ]
+    assert lines[0][1].startswith("about 4 requests left, 0m00s at 60/min, ending about ")
+    assert lines[-1][1].startswith("about 0 requests left, 0m00s at 60/min")
 
 
 def test_the_plan_predicts_the_requests_a_run_makes(make_sim: Callable[..., Simulator]) -> None:

@@ -101,7 +101,8 @@ def test_request_budget_stops_cleanly_with_state(sim: Simulator, tmp_path: Path)
     assert "Stopped after 4 requests" in result.stderr
     assert sim.stats.requests == 4
     assert parse(result.stdout).last_state is not None
-    assert "Requests: 4 requests (" in result.stderr
+    assert "Summary: 4 requests in " in result.stderr
+    assert "Summary: owed to the next run (state is saved): about " in result.stderr
 
 
 def test_timeouts_and_dropped_connections_are_retried(make_sim: Callable[..., Simulator]) -> None:
