@@ -191,6 +191,7 @@ class ChangeTracker:
             touch.source for child in self.children.values() for touch in child.touched_by
         }
         sources |= {touch.via[0] for child in self.children.values() for touch in child.touched_by if touch.via}
+        self.feeds = sources  # the lists that decide what per-parent streams fetch (read ahead, lookahead.py)
         for name, stream in streams.items():
             bookmark = self.tap.state.get("bookmarks", {}).get(name)
             keep = self.enabled and (name in self.children or (name in sources and name in self.synced))
@@ -251,8 +252,9 @@ class ChangeTracker:
             if seen.changed(row_id, version):
                 self._owe_for_change(stream.name, row, row_id)
             seen.remember(row_id, version, row.get(stream.replication_key) if stream.replication_key else None)
-            if stream.is_sorted and len(seen.keys) % PRUNE_EVERY == 0 and seen.newest:
-                seen.forget_below(stream.relisted_from(seen.newest))
+            bookmark = stream.stream_state.get("replication_key_value") if stream.is_sorted else None
+            if bookmark and len(seen.keys) % PRUNE_EVERY == 0:  # what the sync emitted, not what was read ahead
+                seen.forget_below(stream.relisted_from(str(bookmark)))
             self._release_via(stream.name, row, row_id)
         if not self.enabled:
             return True

@@ -182,6 +182,7 @@ class ExecStream(RESTStream[t.Any]):
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """A listing's rows; once it is complete, the tracker settles what it owes and the table version activates."""
         version, progress = TableVersion(self), self._tap.progress
+        _ = self._tap.lookahead  # the lists that feed per-parent streams are read first, once per run
         self._tap.changes.before_listing(self)
         for row in super().get_records(context):
             yield row
@@ -303,7 +304,11 @@ class ExecStream(RESTStream[t.Any]):
 
     @override
     def _request(self, prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
-        """Every try passes the run's shared rate limiter and request budget first."""
+        """The response read ahead for this request (lookahead.py), else one sent now."""
+        return self._tap.lookahead.take(self.name, prepared_request.url) or self.send(prepared_request, context)
+
+    def send(self, prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+        """Send one request; every try passes the run's shared rate limiter and request budget first."""
         self._tap.governor.acquire(self.name)
         try:
             return super()._request(prepared_request, context)

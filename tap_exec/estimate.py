@@ -22,13 +22,19 @@ DAILY_LIMIT = 1_000  # requests a day per workspace (NOTES.md)
 
 @dataclass
 class ListSize:
-    """What a reader knows of one list: its size once a page is read, and how much of it was read."""
+    """What a run knows of one list: its size once a page is read, its pages read, its rows classified and taken."""
 
     rows: int | None = None
     pages: int | None = None
     pages_read: int = 0
-    rows_read: int = 0
+    rows_classified: int = 0  # rows read ahead, whose obligations changes.py already knows
+    rows_taken: int = 0  # rows the sync has processed, children and all
     done: bool = False
+
+    @property
+    def rows_seen(self) -> int:
+        """Rows whose obligations are known (the sync takes rows in the order they were read ahead)."""
+        return max(self.rows_classified, self.rows_taken)
 
     def read(self, pagination: dict[str, t.Any]) -> None:
         """One page was read (its rows count as read one by one, as the reader takes them)."""
@@ -61,9 +67,9 @@ def _child(tap: TapExec, name: str, sizes: dict[str, ListSize]) -> int:
     parent = changes.parent_of[name].name
     parent_size = sizes.get(parent) or ListSize()
     owed = changes.owed_count(name)
-    if owed is None:  # tracking off: one request per parent row still to list
+    if owed is None:  # tracking off: one request per parent row still to take
         total = parent_size.rows if parent_size.rows is not None else _remembered(tap, parent)
-        return 0 if parent_size.done else max(0, total - parent_size.rows_read)
+        return 0 if parent_size.done else max(0, total - parent_size.rows_taken)
     cap = parent_size.rows if parent_size.rows is not None else _remembered(tap, parent) or None
     touched = sum(_coming(tap, touch.source, sizes) for touch in changes.children[name].touched_by)
     estimate = owed + _coming(tap, parent, sizes) + (min(touched, cap) if cap else 0)
@@ -76,7 +82,7 @@ def _coming(tap: TapExec, name: str, sizes: dict[str, ListSize]) -> int:
     seen = tap.changes.seen.get(name)
     if size.done or size.rows is None or seen is None:
         return 0
-    unread = max(0, size.rows - size.rows_read)
+    unread = max(0, size.rows - size.rows_seen)
     if not seen.remembered:  # nothing remembered: every row is new
         return unread
     return min(unread, max(0, size.rows - seen.remembered - seen.changes))

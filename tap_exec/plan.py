@@ -1,9 +1,9 @@
 """`tap-exec-plan`: what a run of the current selection will cost in requests, before running it.
 
-The plan reads each list the run reads, as the run does, and hands the rows to the run's change tracker
-(changes.py) with the saved state: per-parent streams then owe exactly the parents the run would fetch. Lists
-of up to `READ_WHOLE` pages are read whole, so a daily run's plan is exact; of longer lists (a first run, a
-backfill) only the first page is read and the rest is estimated as the progress lines estimate it (estimate.py).
+The plan reads each list the run reads as the run reads ahead (lookahead.py: whole when it has at most
+`READ_WHOLE` pages, else its first page) and hands the rows to the run's change tracker (changes.py) with the saved
+state: per-parent streams then owe exactly the parents the run would fetch, so a daily run's plan is exact; rows
+of longer lists (a first run, a backfill) are estimated as the progress lines estimate them (estimate.py).
 """
 
 from __future__ import annotations
@@ -17,17 +17,14 @@ from dataclasses import dataclass
 
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_exec.decoding import json_body
 from tap_exec.errors import EXIT_FAILED, ExecTapError
 from tap_exec.estimate import DAILY_LIMIT, ListSize, remaining
 from tap_exec.incremental import ExecIncrementalStream
-from tap_exec.pagination import Cursor
+from tap_exec.lookahead import read_ahead
 from tap_exec.tap import TapExec
 
 if t.TYPE_CHECKING:
     from tap_exec.client import ExecStream
-
-READ_WHOLE = 5  # pages: a list this short is read whole, so the plan knows exactly what changed
 
 
 @dataclass
@@ -40,31 +37,6 @@ class Line:
     note: str = ""
 
 
-def read_list(stream: ExecStream) -> ListSize:
-    """Read a list as the run would (whole if short, else its first page), showing each row to the tracker.
-
-    The size says what the tracker has seen (`rows_read`); `pages_read` stays 0: the run reads every page again.
-    """
-    if isinstance(stream, ExecIncrementalStream):
-        stream._write_starting_replication_value(None)  # noqa: SLF001 - the bookmark, as a sync starts from it
-        stream.get_new_paginator()  # the window the run's parameters come from
-    size = ListSize()
-    page = 1
-    while page == 1 or (size.pages is not None and page <= size.pages <= READ_WHOLE):
-        cursor = Cursor(page) if isinstance(stream, ExecIncrementalStream) else page
-        params = stream.get_url_params(None, cursor)
-        url, headers = stream.get_url(None), stream.http_headers
-        prepared = stream.build_prepared_request(method="GET", url=url, params=params, headers=headers)
-        body = json_body(stream.request_decorator(stream._request)(prepared, None))  # noqa: SLF001 - paced, retried send
-        for row in body["data"]:
-            stream._tap.changes.observe(stream, row)  # noqa: SLF001 - the plan stands in for the run
-        size.read(body["pagination"])
-        size.rows_read += len(body["data"])
-        page += 1
-    size.pages_read = 0
-    return size
-
-
 def plan(tap: TapExec) -> list[Line]:
     """One line per selected stream, in sync order; parents of selected children are read even when not selected."""
     changes = tap.changes
@@ -72,8 +44,8 @@ def plan(tap: TapExec) -> list[Line]:
     for stream in t.cast("dict[str, ExecStream]", tap.streams).values():
         if stream.parent_stream_type is None and stream.name in changes.synced and stream.paginated:
             changes.before_listing(stream)
-            sizes[stream.name] = read_list(stream)
-            if sizes[stream.name].rows_read == sizes[stream.name].rows:
+            sizes[stream.name], _ = read_ahead(stream)
+            if sizes[stream.name].rows_classified == sizes[stream.name].rows:
                 changes.settle(stream)
     lines = []
     for name, requests in remaining(tap, sizes).items():
@@ -82,7 +54,7 @@ def plan(tap: TapExec) -> list[Line]:
             owed = changes.owed_count(name)
             if owed is None:
                 note = "every parent (per_parent_refresh_days is 0)"
-            elif sizes[parent].rows_read < (sizes[parent].rows or 0):
+            elif sizes[parent].rows_classified < (sizes[parent].rows or 0):
                 note = f"{owed} owed now; the rest estimated from the {parent} rows the plan did not read"
             else:
                 note = changes.reason(name) or f"new, changed or touched {parent} only"

@@ -45,7 +45,7 @@ class RunProgress:
 
     def taken(self, stream: ExecStream) -> None:
         """A list with per-parent streams took one row: what it owes them is counted from now on."""
-        self.sizes.setdefault(stream.name, ListSize()).rows_read += 1
+        self.sizes.setdefault(stream.name, ListSize()).rows_taken += 1
 
     def fetched(self, stream: ExecStream) -> None:
         """A per-parent stream fetched one parent's children."""
@@ -59,6 +59,10 @@ class RunProgress:
             if name in self.reported:
                 self.reported.discard(name)
                 self.tap.logger.info("%s", self.line(self.tap.streams[name], done=True))  # type: ignore[arg-type]
+
+    def waiting(self, stream: str) -> None:
+        """The rate limiter is holding a stream's next request."""
+        self._tick(t.cast("ExecStream", self.tap.streams[stream]))
 
     def _tick(self, stream: ExecStream) -> None:
         now = time.monotonic()

@@ -18,6 +18,7 @@ from typing_extensions import override
 
 from tap_exec.changes import ChangeTracker
 from tap_exec.errors import EXIT_FAILED, ExecTapError, StopSyncError
+from tap_exec.lookahead import Lookahead
 from tap_exec.output import ExecWriter
 from tap_exec.progress import RunProgress
 from tap_exec.streams import STREAM_TYPES
@@ -201,8 +202,18 @@ class TapExec(Tap):
 
     @functools.cached_property
     def progress(self) -> RunProgress:
-        """The run's progress lines and end-of-run summary."""
-        return RunProgress(self)
+        """The run's progress lines and end-of-run summary (also while the rate limiter holds a request)."""
+        progress = RunProgress(self)
+        self.governor.on_wait = progress.waiting
+        self.governor.tick = progress.every
+        return progress
+
+    @functools.cached_property
+    def lookahead(self) -> Lookahead:
+        """The lists that feed per-parent streams, read before any per-parent work (first used when a sync starts)."""
+        lookahead = Lookahead()
+        lookahead.read(self, self.progress.sizes)
+        return lookahead
 
     @functools.cached_property
     def changes(self) -> ChangeTracker:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+import typing as t
 from collections import Counter, defaultdict, deque
 
 from tap_exec.errors import BudgetReachedError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class RequestGovernor:
@@ -20,6 +24,8 @@ class RequestGovernor:
         self.by_stream: Counter[str] = Counter()
         self.waited: defaultdict[str, float] = defaultdict(float)  # seconds each stream waited for the rate limit (pace, 429s)
         self.busy = 0.0  # seconds spent inside requests, for their typical duration
+        self.on_wait: Callable[[str], None] | None = None  # called every `tick` seconds of a long wait
+        self.tick = 10.0
         self._started: float | None = None
         self._lock = threading.Lock()
 
@@ -40,15 +46,25 @@ class RequestGovernor:
             now = time.monotonic()
             while self.sent and now - self.sent[0] >= self.window:
                 self.sent.popleft()
-            if len(self.sent) >= self.per_minute:
-                pause = self.window - (now - self.sent[0])
-                self.waited[stream] += pause
-                time.sleep(pause)
+            pause = self.window - (now - self.sent[0]) if len(self.sent) >= self.per_minute else 0.0
+            self.waited[stream] += pause
+        self._sleep(pause, stream)
+        with self._lock:
+            if pause:
                 self.sent.popleft()
-                now = time.monotonic()
+            now = time.monotonic()
             self.sent.append(now)
             self._started = now
             self.by_stream[stream] += 1
+
+    def _sleep(self, seconds: float, stream: str) -> None:
+        """Wait, saying where the run is every `tick` seconds of it (the progress lines)."""
+        while seconds > 0:
+            step = min(seconds, self.tick)
+            time.sleep(step)
+            seconds -= step
+            if self.on_wait is not None and seconds > 0:
+                self.on_wait(stream)
 
     def settle(self) -> None:
         """Re-stamp the last request with its completion time, which the server's arrival time cannot exceed.

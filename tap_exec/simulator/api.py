@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from tap_exec.simulator.data import RANKS, Session, iso, parse_iso, rank_for
 from tap_exec.simulator.detail import page_versions, proficiency_entries, session_detail, source_content
+from tap_exec.simulator.params import PARAMS, InvalidParameterError, checked
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from tap_exec.simulator.data import Dataset
 
 Query = dict[str, str]
+Pairs = Mapping[str, str] | Iterable[tuple[str, str]]
 Response = tuple[int, dict[str, Any]]
 
 
@@ -37,14 +39,8 @@ def not_found(what: str, ident: str) -> ApiError:
 
 
 def paginate(rows: Sequence[Any], query: Query, render: Callable[[Any], dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Slice one page; a page past the last one is an empty `data` list (NOTES.md leaves this open)."""
-    try:
-        page = int(query.get("page", "1"))
-        size = int(query.get("page_size", "50"))
-    except ValueError:
-        page = size = 0
-    if page < 1 or not 1 <= size <= 100:
-        raise ApiError(400, "invalid_request", "Invalid pagination parameters", "invalid_pagination")
+    """Slice one page (the parameters are checked already); a page past the last one is an empty `data` list."""
+    page, size = int(query.get("page", "1")), int(query.get("page_size", "50"))
     chunk = rows[(page - 1) * size : page * size]
     return {
         "data": [render(r) for r in chunk] if render else list(chunk),
@@ -74,37 +70,44 @@ class ExecApi:
     def __init__(self, data: Dataset, *, members_shape: str = "flat") -> None:
         self.data = data
         self.members_shape = members_shape
-        self.routes: list[tuple[re.Pattern[str], Callable[..., dict[str, Any]]]] = [
-            (re.compile(pattern + "$"), handler)
-            for pattern, handler in (
-                (r"/workspace", self.workspace),
-                (r"/workspace/members", self.members),
-                (r"/workspace/groups", self.groups),
-                (r"/collections", self.collections),
-                (r"/scenarios", self.scenarios),
-                (r"/scenarios/assignments", self.assignments),
-                (r"/scenarios/(?P<sid>[^/]+)/analytics/summary", self.analytics_summary),
-                (r"/scenarios/(?P<sid>[^/]+)/analytics/participants", self.analytics_participants),
-                (r"/sessions", self.sessions),
-                (r"/sessions/(?P<sid>[^/]+)", self.session_detail),
-                (r"/skills", self.skills),
-                (r"/skills/(?P<sid>[^/]+)/proficiency", self.skill_proficiency),
-                (r"/knowledge-hub/folders", self.folders),
-                (r"/knowledge-hub/pages", self.pages),
-                (r"/knowledge-hub/pages/(?P<pid>[^/]+)", self.page_detail),
-                (r"/knowledge-hub/pages/(?P<pid>[^/]+)/versions", self.page_versions),
-                (r"/knowledge-hub/sources", self.sources),
-                (r"/knowledge-hub/sources/(?P<sid>[^/]+)", self.source_detail),
-            )
+        handlers: dict[str, Callable[..., dict[str, Any]]] = {
+            "/workspace": self.workspace,
+            "/workspace/members": self.members,
+            "/workspace/groups": self.groups,
+            "/collections": self.collections,
+            "/scenarios": self.scenarios,
+            "/scenarios/assignments": self.assignments,
+            "/scenarios/{scenario_id}/access": self.scenario_access,
+            "/scenarios/{scenario_id}/analytics/summary": self.analytics_summary,
+            "/scenarios/{scenario_id}/analytics/participants": self.analytics_participants,
+            "/scenario-studio/jobs/{job_id}": self.job,
+            "/sessions": self.sessions,
+            "/sessions/{session_id}": self.session_detail,
+            "/skills": self.skills,
+            "/skills/{skill_id}/proficiency": self.skill_proficiency,
+            "/knowledge-hub/folders": self.folders,
+            "/knowledge-hub/folders/{folder_id}": self.folder_detail,
+            "/knowledge-hub/pages": self.pages,
+            "/knowledge-hub/pages/{page_id}": self.page_detail,
+            "/knowledge-hub/pages/{page_id}/versions": self.page_versions,
+            "/knowledge-hub/sources": self.sources,
+            "/knowledge-hub/sources/{source_id}": self.source_detail,
+        }
+        self.routes = [
+            (re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"), PARAMS[template], handler)
+            for template, handler in handlers.items()
         ]
 
-    def get(self, path: str, query: Query) -> Response:
-        """Dispatch one GET; errors come back as their status and envelope."""
-        for pattern, handler in self.routes:
+    def get(self, path: str, query: Pairs) -> Response:
+        """Dispatch one GET; bad parameters and other errors come back as their status and envelope."""
+        pairs = query.items() if isinstance(query, Mapping) else query
+        for pattern, params, handler in self.routes:
             match = pattern.match(path)
             if match:
                 try:
-                    return 200, handler(query, **match.groupdict())
+                    return 200, handler(checked(params, pairs), **match.groupdict())
+                except InvalidParameterError as exc:
+                    return 400, ApiError(400, "invalid_request", str(exc), exc.code).body
                 except ApiError as exc:
                     return exc.status, exc.body
         return 404, {"error": {"type": "not_found", "message": f"No route: {path}"}}
@@ -167,9 +170,33 @@ class ExecApi:
                 by_user[s.user["id"]].append(s)
         return by_user
 
-    def analytics_summary(self, _query: Query, sid: str) -> dict[str, Any]:
+    def scenario_access(self, query: Query, scenario_id: str) -> dict[str, Any]:
+        """GET /scenarios/{id}/access: what one member may do with a scenario."""
+        scenario = self._scenario(scenario_id)
+        member = next((m for m in self.data.members if m["email"] == query["user_email"]), None)
+        if member is None:
+            raise not_found("User", query["user_email"])
+        owner = (scenario.get("owner") or {}).get("id") == member["id"]
+        admin = member["role"] == "admin"
+        shared = scenario["visibility"] == "workspace"
+        return {
+            "user_email": member["email"],
+            "scenario_id": scenario["id"],
+            "permissions": {
+                "can_view": owner or admin or shared,
+                "can_share": owner or admin,
+                "can_monitor": owner or admin,
+                "can_edit": owner,
+            },
+        }
+
+    def job(self, _query: Query, job_id: str) -> dict[str, Any]:
+        """GET /scenario-studio/jobs/{id}: this workspace has started no scenario-creation job."""
+        raise not_found("Job", job_id)
+
+    def analytics_summary(self, _query: Query, scenario_id: str) -> dict[str, Any]:
         """GET /scenarios/{id}/analytics/summary, computed from the scenario's sessions."""
-        by_user = self._scenario_sessions(self._scenario(sid)["id"])
+        by_user = self._scenario_sessions(self._scenario(scenario_id)["id"])
         entries = [self._participant(user_sessions) for user_sessions in by_user.values()]
         best = [e["best_score"] for e in entries if e["best_score"] is not None]
         lifts = [e["lift_percentage"] for e in entries if e["lift_percentage"] is not None]
@@ -210,9 +237,9 @@ class ExecApi:
             "total_duration_seconds": round(sum(s.duration or 0.0 for s in sessions), 1),
         }
 
-    def analytics_participants(self, query: Query, sid: str) -> dict[str, Any]:
+    def analytics_participants(self, query: Query, scenario_id: str) -> dict[str, Any]:
         """GET /scenarios/{id}/analytics/participants, best score first (nulls last), ties by user id."""
-        by_user = self._scenario_sessions(self._scenario(sid)["id"])
+        by_user = self._scenario_sessions(self._scenario(scenario_id)["id"])
         entries = [self._participant(v) for v in by_user.values()]
         entries.sort(key=lambda e: e["user"]["id"])
         entries.sort(key=lambda e: -(e["best_score"] if e["best_score"] is not None else -1.0))
@@ -224,9 +251,9 @@ class ExecApi:
         rows: Sequence[Session] = self.data.sessions
         lo, hi = 0, len(rows)
         if "start_date" in query:
-            lo = _bisect(rows, parse_iso(query["start_date"]))
+            lo = _bisect(rows, math.ceil(parse_iso(query["start_date"])))
         if "end_date" in query:
-            hi = _bisect(rows, parse_iso(query["end_date"]) + 1)
+            hi = _bisect(rows, math.floor(parse_iso(query["end_date"])) + 1)
         sorting = query.get("sorting", "-created_at")
         window: Sequence[Session] = _View(rows, lo, max(lo, hi), reverse=sorting == "-created_at")
         for name in ("scenario_ids", "user_ids"):
@@ -241,11 +268,11 @@ class ExecApi:
             window = sorted(window, key=lambda s: getattr(s, field_name) or 0.0, reverse=sorting.startswith("-"))
         return paginate(window, query, Session.as_list_item)
 
-    def session_detail(self, query: Query, sid: str) -> dict[str, Any]:
+    def session_detail(self, query: Query, session_id: str) -> dict[str, Any]:
         """GET /sessions/{id}: transcript and evaluations only when included."""
-        session = self.data.session(sid)
+        session = self.data.session(session_id)
         if session is None:
-            raise not_found("Session", sid)
+            raise not_found("Session", session_id)
         return session_detail(session, includes(query))
 
     # -- skills --------------------------------------------------------------------------
@@ -276,11 +303,11 @@ class ExecApi:
             "avg_score": round(sum(scored) / len(scored), 1) if scored else None,
         }
 
-    def skill_proficiency(self, query: Query, sid: str) -> dict[str, Any]:
+    def skill_proficiency(self, query: Query, skill_id: str) -> dict[str, Any]:
         """GET /skills/{id}/proficiency."""
-        if not any(s["id"] == sid for s in self.data.skills):
-            raise not_found("Skill", sid)
-        return paginate(self._skill_entries(sid), query)
+        if not any(s["id"] == skill_id for s in self.data.skills):
+            raise not_found("Skill", skill_id)
+        return paginate(self._skill_entries(skill_id), query)
 
     # -- knowledge hub -------------------------------------------------------------------
     def folders(self, query: Query) -> dict[str, Any]:
@@ -294,10 +321,10 @@ class ExecApi:
         """GET /knowledge-hub/pages: updated_after/before inclusive, newest `updated_at` first."""
         rows = list(self.data.pages)
         if "updated_after" in query:
-            after = iso(parse_iso(query["updated_after"]))
+            after = iso(math.ceil(parse_iso(query["updated_after"])))
             rows = [p for p in rows if p["updated_at"] >= after]
         if "updated_before" in query:
-            before = iso(parse_iso(query["updated_before"]))
+            before = iso(math.floor(parse_iso(query["updated_before"])))
             rows = [p for p in rows if p["updated_at"] <= before]
         sort = query.get("sort", "updated_at")
         if sort == "title":
@@ -306,15 +333,22 @@ class ExecApi:
             rows.sort(key=lambda p: (p[sort], p["id"]), reverse=True)
         return paginate(rows, query, public)
 
-    def _page(self, pid: str) -> dict[str, Any]:
-        page = next((p for p in self.data.pages if p["id"] == pid), None)
+    def folder_detail(self, _query: Query, folder_id: str) -> dict[str, Any]:
+        """GET /knowledge-hub/folders/{id}: the folder's row of the list."""
+        folder = next((f for f in self.data.folders if f["id"] == folder_id), None)
+        if folder is None:
+            raise not_found("Folder", folder_id)
+        return folder
+
+    def _page(self, page_id: str) -> dict[str, Any]:
+        page = next((p for p in self.data.pages if p["id"] == page_id), None)
         if page is None:
-            raise not_found("Page", pid)
+            raise not_found("Page", page_id)
         return page
 
-    def page_detail(self, query: Query, pid: str) -> dict[str, Any]:
+    def page_detail(self, query: Query, page_id: str) -> dict[str, Any]:
         """GET /knowledge-hub/pages/{id}: body, full sources, and the draft when included."""
-        page = self._page(pid)
+        page = self._page(page_id)
         by_id = {s["id"]: s for s in self.data.sources}
         out = public(page)
         out["content"] = page["_content"]
@@ -323,19 +357,19 @@ class ExecApi:
             out["draft"] = page["_draft"]
         return out
 
-    def page_versions(self, query: Query, pid: str) -> dict[str, Any]:
+    def page_versions(self, query: Query, page_id: str) -> dict[str, Any]:
         """GET /knowledge-hub/pages/{id}/versions, newest first."""
-        return paginate(page_versions(self.data, self._page(pid)), query)
+        return paginate(page_versions(self.data, self._page(page_id)), query)
 
     def sources(self, query: Query) -> dict[str, Any]:
         """GET /knowledge-hub/sources (metadata only; `content` is on the detail endpoint)."""
         return paginate(self.data.sources, query)
 
-    def source_detail(self, query: Query, sid: str) -> dict[str, Any]:
+    def source_detail(self, query: Query, source_id: str) -> dict[str, Any]:
         """GET /knowledge-hub/sources/{id}: the source, with its extracted text when `include=content`."""
-        source = next((s for s in self.data.sources if s["id"] == sid), None)
+        source = next((s for s in self.data.sources if s["id"] == source_id), None)
         if source is None:
-            raise not_found("Source", sid)
+            raise not_found("Source", source_id)
         out = dict(source)
         if "content" in includes(query):
             out["content"] = source_content(source)

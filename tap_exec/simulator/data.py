@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from tap_exec.simulator.params import parse_datetime
+
 # All generated timestamps fall before this instant; rows added during a sync come after it.
 EPOCH_NOW = int(datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp())
 YEAR = 365 * 24 * 3600
@@ -25,12 +27,13 @@ def iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_iso(value: str) -> int:
-    """Parse an ISO 8601 date-time filter value into epoch seconds."""
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return int(dt.timestamp())
+def parse_iso(value: str) -> float:
+    """An RFC 3339 date-time filter value (already checked) in epoch seconds."""
+    moment = parse_datetime(value)
+    if moment is None:
+        msg = f"not a date-time: {value!r}"
+        raise ValueError(msg)
+    return moment.timestamp()
 
 
 def rank_for(score: float | None) -> str | None:

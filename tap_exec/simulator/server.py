@@ -217,7 +217,8 @@ def _handler_for(sim: Simulator) -> type[BaseHTTPRequestHandler]:  # noqa: C901 
         def do_GET(self) -> None:
             """Serve one API request."""
             parts = urlsplit(self.path)
-            query = dict(parse_qsl(parts.query))
+            pairs = parse_qsl(parts.query, keep_blank_values=True)
+            query = dict(pairs)
             path = parts.path.removeprefix(BASE_PATH) if parts.path.startswith(BASE_PATH + "/") else None
             with sim.lock:
                 denied = sim.gate(self.headers.get("Authorization"))
@@ -232,13 +233,27 @@ def _handler_for(sim: Simulator) -> type[BaseHTTPRequestHandler]:  # noqa: C901 
                 elif path is None:
                     status, body, headers = 404, {"error": {"type": "not_found", "message": f"No route: {parts.path}"}}, {}
                 else:
-                    status, body = sim.api.get(path, query)
+                    status, body = sim.api.get(path, pairs)
                     headers = {}
                     if fault in {"500", "502", "503", "504"}:
                         status, body = int(fault), {"error": {"type": "server_error", "message": "Upstream failure"}}
                 payload = json.dumps(body, ensure_ascii=False).encode()
                 sim.stats.log.append((parts.path, query, status if fault in {None, "500", "502", "503", "504"} else -1))
             self._reply(status, payload, headers, fault)
+
+        def refuse(self) -> None:
+            """Every other method: 405, as the API answers a method it does not serve here."""
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            message = f"Method {self.command} is not allowed here: the simulator serves the API's GET endpoints"
+            body = {"error": {"type": "invalid_request", "code": "method_not_allowed", "message": message}}
+            payload = b"" if self.command == "HEAD" else json.dumps(body).encode()
+            self._send(405, payload, {"Content-Type": "application/json; charset=utf-8", "Allow": "GET"})
+
+        def __getattr__(self, name: str) -> Callable[[], None]:
+            """`do_<METHOD>` for every method but GET (POST, HEAD, TRACE, QUERY…): refuse it."""
+            if name.startswith("do_"):
+                return self.refuse
+            raise AttributeError(name)
 
         def _reply(self, status: int, payload: bytes, headers: dict[str, str], fault: str | None) -> None:
             if fault == "drop":
