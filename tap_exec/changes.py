@@ -200,6 +200,9 @@ class ChangeTracker:
                     bookmark.pop(CHANGES, None)
                 continue
             changes = stream.stream_state.setdefault(CHANGES, {})
+            if not _well_formed(changes):
+                self.tap.logger.warning("%s: the state's change record is malformed; dropped (a full pass follows).", name)
+                changes = stream.stream_state[CHANGES] = {}
             if name in sources:
                 self.seen[name] = Seen(changes.setdefault(SEEN, {}))
             if name in self.children:
@@ -339,3 +342,20 @@ class ChangeTracker:
 
     def _parent_id(self, child: ExecChildStream, context: Context | None) -> str:
         return str((context or {}).get(str(self.parent_of[child.name].child_key)))
+
+
+def _well_formed(changes: t.Any) -> bool:  # noqa: ANN401 - whatever the state holds
+    """True when a stream's `changes` record has the shape this module writes."""
+
+    def strings(value: t.Any) -> bool:  # noqa: ANN401
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+    if not isinstance(changes, dict):
+        return False
+    seen, owed, pending, since = (changes.get(key) for key in (SEEN, OWED, PENDING, SINCE))
+    return (
+        (seen is None or (isinstance(seen, dict) and all(isinstance(v, str) for v in seen.values())))
+        and (owed is None or strings(owed))
+        and (pending is None or (isinstance(pending, dict) and all(strings(v) for v in pending.values())))
+        and (since is None or isinstance(since, str))
+    )

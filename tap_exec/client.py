@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import random
+import re
 import sys
 import time
 import typing as t
@@ -53,6 +54,10 @@ TRANSIENT = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+DEFAULT_API_URL = "https://api.exec.com/rest/v1"
+#: Failures that another try will not mend: the run stops at once with a line saying what to fix.
+MISCONFIGURED = (requests.exceptions.SSLError, requests.exceptions.ProxyError)
+REDIRECT = 300
 TOO_MANY_REQUESTS = 429
 SERVER_ERROR = 500
 NOT_FOUND = 404
@@ -120,7 +125,7 @@ class ExecStream(RESTStream[t.Any]):
 
         requests otherwise re-reads os.environ for proxies on every request (~7% of the CPU per record).
         """
-        session = requests.Session()
+        session = NoRedirects()
         session.proxies.update(requests.utils.get_environ_proxies(self.url_base))  # honours NO_PROXY for the API host
         session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         session.trust_env = False
@@ -211,6 +216,14 @@ class ExecStream(RESTStream[t.Any]):
         if status == TOO_MANY_REQUESTS or status >= SERVER_ERROR:
             wait = retry_after_seconds(response) if status == TOO_MANY_REQUESTS else None
             raise RetryableError(f"GET {endpoint} -> {status} {response.reason}", response, retry_after=wait)
+        if REDIRECT <= status < BAD_REQUEST:
+            target = urlparse(response.headers.get("Location", ""))
+            msg = (
+                f"GET {endpoint} -> {status} redirect to {target.scheme}://{target.hostname or '?'}{target.path}: the Exec API "
+                "does not redirect, so `api_url` reaches something else (a login page, a proxy, http instead of https). "
+                f"What to do: set `api_url` to {DEFAULT_API_URL}."
+            )
+            raise ExecAPIError(msg)
         if status == NOT_FOUND and self.missing_parent_ok:
             raise ParentNotFoundError(describe_http_error(response, endpoint))
         if status >= BAD_REQUEST:
@@ -240,6 +253,7 @@ class ExecStream(RESTStream[t.Any]):
             TRANSIENT,
             max_tries=None,  # the wait generator owns the budget: 429 waits do not spend it
             jitter=None,  # the wait generator jitters, so a server-given wait is never shortened
+            giveup=lambda exc: isinstance(exc, MISCONFIGURED),
             on_backoff=self.backoff_handler,
             logger=None,
         )(func)
@@ -248,6 +262,8 @@ class ExecStream(RESTStream[t.Any]):
         def call(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
             try:
                 return retrying(prepared_request, context)
+            except MISCONFIGURED as exc:
+                raise ExecAPIError(self._connection_problem(exc, str(prepared_request.url))) from exc
             except TRANSIENT as exc:
                 tries = int(self.config["max_retries"]) + 1
                 path = urlparse(str(prepared_request.url)).path
@@ -258,6 +274,22 @@ class ExecStream(RESTStream[t.Any]):
                 raise RetriesExhaustedError(msg) from exc
 
         return call
+
+    def _connection_problem(self, exc: Exception, url: str) -> str:
+        """One line for a TLS failure or a refusing proxy (never a proxy's credentials)."""
+        parts = urlparse(url)
+        reason = _reason(exc)
+        if isinstance(exc, requests.exceptions.ProxyError):
+            proxy = urlparse(self.requests_session.proxies.get(parts.scheme, "") or "?")
+            where = f"{proxy.scheme}://{proxy.hostname}:{proxy.port}" if proxy.hostname else "the proxy"
+            return (
+                f"GET {parts.path}: {where} refused to carry the request to {parts.hostname} ({reason}). "
+                "What to do: check HTTPS_PROXY / HTTP_PROXY, or list the API host in NO_PROXY."
+            )
+        return (
+            f"GET {parts.path}: no secure connection to {parts.hostname} ({reason}). What to do: check that `api_url` "
+            "is the Exec API over https; behind a proxy that inspects TLS, point REQUESTS_CA_BUNDLE at its CA certificate."
+        )
 
     def _retry_waits(self) -> Generator[float, BaseException | None, None]:
         """Waits between tries: exactly what a 429 asks for, else exponential backoff with jitter."""
@@ -357,6 +389,26 @@ class ExecChildStream(ExecStream):
                 value = value.get(part) if isinstance(value, dict) else None
             row[key] = value
         return row
+
+
+class NoRedirects(requests.Session):
+    """A session that never follows a redirect: the answer, 3xx included, goes to `validate_response`.
+
+    The Exec API does not redirect; following one would send requests (without the key, which requests drops
+    for another host) wherever `api_url` points them, and turn a wrong setting into a puzzling error.
+    """
+
+    @override
+    def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:
+        kwargs["allow_redirects"] = False
+        return super().send(request, **kwargs)
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost reason of a requests connection error, e.g. `[SSL: WRONG_VERSION_NUMBER] wrong version number`."""
+    text = str(exc)
+    found = re.search(r"\[SSL[^\]]*\][^'\"()]*", text) or re.search(r"Connection refused|Tunnel connection failed[^'\")]*", text)
+    return found.group(0).strip() if found else type(exc).__name__
 
 
 def _brief(exc: BaseException | None) -> str:

@@ -9,15 +9,11 @@ of longer lists (a first run, a backfill) are estimated as the progress lines es
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
 import typing as t
 from dataclasses import dataclass
 
-from singer_sdk.exceptions import ConfigValidationError
-
-from tap_exec.errors import EXIT_FAILED, ExecTapError
+from tap_exec.cli import check_catalog, check_state, one_line, read_catalog, read_json, read_state
 from tap_exec.estimate import DAILY_LIMIT, ListSize, remaining
 from tap_exec.incremental import ExecIncrementalStream
 from tap_exec.lookahead import read_ahead
@@ -90,27 +86,20 @@ def render(lines: list[Line], tap: TapExec, probes: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print the plan for `--config` (and optional `--catalog`, `--state`)."""
+    """Print the plan for `--config` (and optional `--catalog`, `--state`); bad inputs end in one line (cli.py)."""
     parser = argparse.ArgumentParser(prog="tap-exec-plan", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="tap config JSON file")
     parser.add_argument("--catalog", help="catalog JSON file (default: the default selection)")
     parser.add_argument("--state", help="state JSON file (incremental streams and per-parent streams start from it)")
     args = parser.parse_args(argv)
-
-    def load(path: str | None) -> t.Any:  # noqa: ANN401 - any JSON document
-        if path is None:
-            return None
-        with open(path, encoding="utf-8") as handle:  # noqa: PTH123
-            return json.load(handle)
-
-    try:
-        tap = TapExec(config=load(args.config), catalog=load(args.catalog), state=load(args.state), setup_mapper=False)
+    with one_line(TapExec.logger):
+        catalog = read_catalog(args.catalog) if args.catalog else None
+        state = read_state(args.state) if args.state else None
+        tap = TapExec(config=read_json(args.config, "config"), catalog=catalog, state=state, setup_mapper=False)
+        check_state(tap)
+        if catalog is not None:
+            check_catalog(tap, catalog)
         lines = plan(tap)
-    except ConfigValidationError as exc:
-        sys.exit(f"Invalid configuration: {' '.join(exc.errors)}")
-    except ExecTapError as exc:
-        print(exc, file=sys.stderr)  # noqa: T201
-        sys.exit(exc.exit_code or EXIT_FAILED)
     print(render(lines, tap, tap.governor.total))  # noqa: T201
 
 

@@ -113,8 +113,11 @@ class RunProgress:
             )
         return text
 
-    def summary(self) -> list[str]:
-        """End-of-run lines: the run, each stream that did something, and what the next run still owes."""
+    def summary(self, outcome: str = "done") -> list[str]:
+        """End-of-run lines: the run, each stream that did something, and what is still owed.
+
+        `outcome` is done, stopped (a clean stop: the final state was written) or failed (state as last written).
+        """
         governor = self.tap.governor
         waited = sum(governor.waited.values())
         elapsed = _duration(time.monotonic() - self.started)
@@ -128,7 +131,8 @@ class RunProgress:
         owed = {name: n for name, n in remaining(self.tap, self.sizes).items() if n}
         if owed:
             parts = ", ".join(f"{name} {n:,}" for name, n in owed.items())
-            lines.append(f"Summary: owed to the next run (state is saved): about {sum(owed.values()):,} requests ({parts})")
+            saved = "state is saved" if outcome == "stopped" else "from the last state written"
+            lines.append(f"Summary: owed to the next run ({saved}): about {sum(owed.values()):,} requests ({parts})")
         else:
             lines.append("Summary: nothing is owed to the next run")
         return lines

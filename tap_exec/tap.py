@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import json
 import re
 import sys
 import typing as t
 from importlib import metadata
 from urllib.parse import urlparse
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
 from tap_exec.changes import ChangeTracker
-from tap_exec.errors import EXIT_FAILED, ExecTapError, StopSyncError
+from tap_exec.cli import (
+    ConfigFiles,
+    check_catalog,
+    check_start_date,
+    check_state,
+    one_line,
+    parse_datetime,
+    read_catalog,
+    read_state,
+)
+from tap_exec.client import DEFAULT_API_URL
+from tap_exec.errors import StopSyncError
 from tap_exec.lookahead import Lookahead
 from tap_exec.output import ExecWriter
 from tap_exec.progress import RunProgress
@@ -28,7 +39,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
 API_KEY_PATTERN = re.compile(r"exec_live_[A-Za-z0-9]{40}")
-DEFAULT_API_URL = "https://api.exec.com/rest/v1"
 SECRET_SETTINGS = ("api_key",)
 
 
@@ -57,6 +67,9 @@ def setting_problems(config: t.Mapping[str, t.Any]) -> list[str]:
             f"`api_key` is not an Exec API key: expected `exec_live_` followed by 40 letters or digits "
             f"(got {len(key)} characters). Copy the key again from Exec: Settings > API."
         )
+    start = config.get("start_date")
+    if isinstance(start, str) and parse_datetime(start) is None:  # other types: the schema's own message
+        problems.append(f"`start_date` must be an ISO 8601 date or date-time such as 2026-01-01T00:00:00Z; got {start!r}.")
     url = config.get("api_url", DEFAULT_API_URL)
     if isinstance(url, str):
         parts = urlparse(url)
@@ -256,38 +269,68 @@ class TapExec(Tap):
         *,
         about: bool = False,
         about_format: str | None = None,
-        config: t.Any = None,
-        state: t.IO[str] | None = None,
-        catalog: t.IO[str] | None = None,
+        config: ConfigFiles | None = None,
+        state: str | None = None,
+        catalog: str | None = None,
     ) -> None:
-        """Run a sync; expected failures end with one line and an exit status, after the final state."""
+        """Run a sync: inputs checked first; expected failures end in one line and an exit status (cli.py)."""
         if about:
             cls.print_about(about_format)
             sys.exit(0)
         cls.print_version(print_fn=cls.logger.info)
-        try:
+        with one_line(cls.logger):
+            catalog_dict = read_catalog(catalog) if catalog else None
             tap = cls(
                 config=config.config if config else None,
-                state=None if state is None else t.cast("dict[str, t.Any]", _load_json(state)),
-                catalog=None if catalog is None else t.cast("dict[str, t.Any]", _load_json(catalog)),
+                state=read_state(state) if state else None,
+                catalog=catalog_dict,
                 parse_env_config=bool(config and config.parse_env),
                 validate_config=True,
             )
-        except ConfigValidationError as exc:
-            cls.logger.error("Invalid configuration: %s", " ".join(exc.errors))  # noqa: TRY400 - one line, no traceback
-            sys.exit(EXIT_FAILED)
-        try:
-            tap.sync_all()
-        except ExecTapError as exc:
-            if isinstance(exc, StopSyncError):
+            check_state(tap)
+            if catalog_dict is not None:
+                check_catalog(tap, catalog_dict)
+            check_start_date(tap)
+            outcome = "failed"
+            try:
+                tap.sync_all()
+                outcome = "done"
+            except StopSyncError:
                 tap.state_writer.write_state(tap.state)
-            cls.logger.error("%s", exc)  # noqa: TRY400 - one line, no traceback
-            sys.exit(exc.exit_code)
-        finally:
-            if "governor" in tap.__dict__:
-                for line in tap.progress.summary():
-                    tap.logger.info("%s", line)
+                outcome = "stopped"
+                raise
+            finally:
+                if "governor" in tap.__dict__:
+                    for line in tap.progress.summary(outcome):
+                        tap.logger.info("%s", line)
 
+    @classmethod
+    @override
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> ConfigFiles:  # type: ignore[override]
+        """`--config` files (or ENV), each read with a one-line error if it cannot be used."""
+        with one_line(cls.logger):
+            return ConfigFiles.read(value)
 
-def _load_json(handle: t.IO[str]) -> t.Any:  # noqa: ANN401 - any JSON document
-    return json.load(handle)
+    @classmethod
+    @override
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        """`--discover`, its failures in one line."""
+        with one_line(cls.logger):
+            super().cb_discover(ctx, param, value)
+
+    @classmethod
+    @override
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """`--test`, its failures in one line."""
+        with one_line(cls.logger):
+            super().cb_test(ctx, param, value)
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, with `--state` and `--catalog` taken as paths and read in `invoke` (one-line errors)."""
+        command = super().get_singer_command()
+        for param in command.params:
+            if param.name in {"state", "catalog"}:
+                param.type = click.STRING
+        return command

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import typing as t
 
 if t.TYPE_CHECKING:
@@ -62,3 +63,16 @@ def expected_records(sim: Simulator, stream: str) -> list[dict[str, t.Any]]:
                 row["user_id"] = row["user"]["id"]
             rows.append(row)
     return rows
+
+
+# A per-parent request path (as the simulator logs it) -> its stream, from the endpoints' path templates.
+_PER_PARENT_PATHS = [
+    (re.compile("^/rest/v1" + path.replace("{}", "[^/]+") + "$"), name)
+    for name, (path, _, parent, _, _) in ENDPOINTS.items()
+    if parent
+]
+
+
+def per_parent_stream(path: str) -> str | None:
+    """The per-parent stream a logged request path belongs to, or None for a list or single object."""
+    return next((name for pattern, name in _PER_PARENT_PATHS if pattern.match(path)), None)

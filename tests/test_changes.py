@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import re
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import pytest
 from meltano.core.utils import merge
 
 from tap_exec.simulator import Counts, Simulator, build
-from tests.expected import ENDPOINTS, expected_records
+from tests.expected import ENDPOINTS, expected_records, per_parent_stream
 from tests.helpers import catalog_for, fast_config, parse, run_cli, run_tap, write_json
 
 if t.TYPE_CHECKING:
@@ -29,12 +28,6 @@ if t.TYPE_CHECKING:
 
 ALL = set(ENDPOINTS)
 PER_PARENT = {name for name, (_, _, parent, _, _) in ENDPOINTS.items() if parent}
-# A per-parent request path -> its stream, from the endpoints' path templates.
-PATTERNS = [
-    (re.compile("^/rest/v1" + path.replace("{}", "[^/]+") + "$"), name)
-    for name, (path, _, parent, _, _) in ENDPOINTS.items()
-    if parent
-]
 
 
 def _data() -> Dataset:
@@ -43,17 +36,17 @@ def _data() -> Dataset:
 
 def _per_parent(sim: Simulator, since: int) -> Counter[str]:
     """Per-parent requests the simulator answered after log position `since`, by stream."""
-    counts: Counter[str] = Counter()
-    for path, _, _ in sim.stats.log[since:]:
-        counts.update(name for pattern, name in PATTERNS if pattern.match(path))
-    return counts
+    return Counter(name for path, _, _ in sim.stats.log[since:] if (name := per_parent_stream(path)))
 
 
 def _parents_fetched(sim: Simulator, since: int, stream: str) -> set[str]:
     """Parent ids of the `stream` requests answered after log position `since`."""
-    pattern = next(p for p, name in PATTERNS if name == stream)
     index = ENDPOINTS[stream][0].split("/").index("{}")
-    return {path.removeprefix("/rest/v1").split("/")[index] for path, _, _ in sim.stats.log[since:] if pattern.match(path)}
+    return {
+        path.removeprefix("/rest/v1").split("/")[index]
+        for path, _, _ in sim.stats.log[since:]
+        if per_parent_stream(path) == stream
+    }
 
 
 def _new_session(data: Dataset, scenario: dict[str, t.Any]) -> str:

@@ -58,6 +58,7 @@ class Canned:
     body: bytes
     content_type: str
     times: int | None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -125,11 +126,18 @@ class Simulator:
         """Apply `change` to the data just before serving the `at_request`-th accepted request (1-based)."""
         self._schedule.setdefault(at_request, []).append(change)
 
-    def answer(
-        self, path: str, status: int, body: bytes, content_type: str = "application/json", times: int | None = None
+    def answer(  # noqa: PLR0913 - every knob of a fixed answer
+        self,
+        path: str,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        *,
+        times: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         """Answer GETs of `path` (below the base path) with a fixed response, `times` times or for good."""
-        self._canned.append(Canned(path, status, body, content_type, times))
+        self._canned.append(Canned(path, status, body, content_type, times, headers or {}))
 
     def canned(self, path: str | None) -> Canned | None:
         """The fixed response due for `path`, if any, spending one of its uses."""
@@ -226,7 +234,7 @@ def _handler_for(sim: Simulator) -> type[BaseHTTPRequestHandler]:  # noqa: C901 
                 canned = None if denied else sim.canned(path)
                 if canned:
                     sim.stats.log.append((parts.path, query, canned.status))
-                    self._send(canned.status, canned.body, {"Content-Type": canned.content_type})
+                    self._send(canned.status, canned.body, {"Content-Type": canned.content_type, **canned.headers})
                     return
                 if denied:
                     status, body, headers = denied
