@@ -10,6 +10,7 @@ results/latest.json and a PNG chart (records/s against data size).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -33,11 +34,35 @@ from tests.helpers import catalog_for  # noqa: E402
 
 @dataclass
 class Measure:
-    """One process run: wall seconds, CPU seconds (user + system) and peak RSS."""
+    """One process run: wall seconds, CPU seconds (user + system), peak RSS, and what it wrote."""
 
     wall: float
     cpu: float
     peak_mb: float
+    output: Output
+
+
+@dataclass
+class Output:
+    """What a tap wrote: its records (a digest of their payloads, in order) and its last bookmark."""
+
+    records: int = 0
+    digest: str = ""
+    state: t.Any = None
+
+    @classmethod
+    def of(cls, lines: t.Iterable[str]) -> Output:
+        """Read Singer messages; payloads digested in canonical JSON (time_extracted differs by design)."""
+        out, sha = cls(), hashlib.sha256()
+        for line in lines:
+            message = json.loads(line)
+            if message["type"] == "RECORD":
+                out.records += 1
+                sha.update(json.dumps(message["record"], sort_keys=True).encode())
+            elif message["type"] == "STATE":
+                out.state = message["value"]
+        out.digest = sha.hexdigest()
+        return out
 
 
 def _peak_mb(pid: int) -> float | None:
@@ -50,10 +75,10 @@ def _peak_mb(pid: int) -> float | None:
 
 
 def run_process(cmd: list[str], env: dict[str, str] | None = None) -> Measure:
-    """Run `cmd` with stdout to a null sink; measure it alone (not the simulator): CPU from wait4, peak RSS polled."""
+    """Run `cmd` with stdout to a file; measure it alone (not the simulator): CPU from wait4, peak RSS polled."""
     started = time.perf_counter()
     peak = 0.0
-    with open(os.devnull, "w") as sink, tempfile.TemporaryFile("w+") as errors:  # noqa: PTH123
+    with tempfile.TemporaryFile("w+") as sink, tempfile.TemporaryFile("w+") as errors:
         proc = subprocess.Popen(cmd, stdout=sink, stderr=errors, env={**os.environ, **(env or {})})
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -65,7 +90,15 @@ def run_process(cmd: list[str], env: dict[str, str] | None = None) -> Measure:
         if status != 0:
             errors.seek(0)
             raise SystemExit(f"{cmd[:3]} failed:\n{errors.read()[-3000:]}")
-    return Measure(wall, usage.ru_utime + usage.ru_stime, peak)
+        sink.seek(0)
+        return Measure(wall, usage.ru_utime + usage.ru_stime, peak, Output.of(sink))
+
+
+def requests_made(sim: Simulator, since: int) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+    """The requests a run made (path and query), leaving out `end_date`, which each side takes from its own clock."""
+    return [
+        (path, tuple(sorted((k, v) for k, v in query.items() if k != "end_date"))) for path, query, _ in sim.stats.log[since:]
+    ]
 
 
 def tap_command(sim: Simulator, workdir: Path, selected: set[str], **settings: float) -> list[str]:
@@ -90,9 +123,11 @@ def throughput(sizes: list[int], workdir: Path) -> list[dict[str, t.Any]]:
     for size in sizes:
         with Simulator(build(1, Counts.scaled(0.1, sessions=size))) as sim:
             tap = run_process(tap_command(sim, workdir, {"sessions"}))
-            tap_requests = sim.stats.requests
+            tap_requests = requests_made(sim, 0)
             base = run_process([sys.executable, str(HERE / "baseline.py"), sim.url, sim.api_key])
+            base_requests = requests_made(sim, len(tap_requests))
         minimum = math.ceil(size / 100)
+        same_state = tap.output.state["bookmarks"]["sessions"] == base.output.state["bookmarks"]["sessions"]
         rows.append(
             {
                 "sessions": size,
@@ -103,8 +138,13 @@ def throughput(sizes: list[int], workdir: Path) -> list[dict[str, t.Any]]:
                 "cpu_ratio": tap.cpu / base.cpu,
                 "tap_peak_mb": tap.peak_mb,
                 "base_peak_mb": base.peak_mb,
-                "requests": tap_requests,
+                "requests": len(tap_requests),
                 "minimum_requests": minimum,
+                "baseline_requests": len(base_requests),
+                "same_requests": tap_requests == base_requests,
+                "records": tap.output.records,
+                "same_messages": (tap.output.records, tap.output.digest) == (base.output.records, base.output.digest)
+                and same_state,
             }
         )
     return rows
@@ -179,7 +219,14 @@ COLUMNS = (
     ("base MB", "base_peak_mb", "{:>7.1f}"),
     ("requests", "requests", "{:>9}"),
     ("minimum", "minimum_requests", "{:>8}"),
+    ("base req", "baseline_requests", "{:>9}"),
+    ("same req", "same_requests", "{!s:>9}"),
+    ("same msgs", "same_messages", "{!s:>10}"),
 )
+
+
+def _sample(key: str) -> t.Any:  # noqa: ANN401 - a value of the column's kind, for its width
+    return "-" if key == "marginal_ratio" else True if key.startswith("same") else 0
 
 
 def report(rows: list[dict[str, t.Any]]) -> str:
@@ -191,7 +238,7 @@ def report(rows: list[dict[str, t.Any]]) -> str:
             tap = row["tap_cpu_per_10k"] * row["sessions"] - previous["tap_cpu_per_10k"] * previous["sessions"]
             base = row["base_cpu_per_10k"] * row["sessions"] - previous["base_cpu_per_10k"] * previous["sessions"]
             row["marginal_ratio"] = f"{tap / base:.2f}" if base > 0 and extra > 0 else "-"
-    header = " ".join(f"{title:>{len(fmt.format(0 if key != 'marginal_ratio' else '-'))}}" for title, key, fmt in COLUMNS)
+    header = " ".join(f"{title:>{len(fmt.format(_sample(key)))}}" for title, key, fmt in COLUMNS)
     lines = [" ".join(fmt.format(row[key]) for _, key, fmt in COLUMNS) for row in rows]
     return "\n".join([header, *lines])
 

@@ -21,6 +21,8 @@ def test_benchmark_runs_on_a_tiny_size(tmp_path: Path) -> None:
     assert (
         [row["requests"] for row in report["throughput"]] == [row["minimum_requests"] for row in report["throughput"]] == [3, 7]
     )
+    assert all(row["same_requests"] and row["same_messages"] for row in report["throughput"]), "the baseline does the same"
+    assert [row["records"] for row in report["throughput"]] == [300, 700]
     assert report["all_streams"]["requests"] == report["all_streams"]["minimum_requests"]
     assert report["rate_limited"]["429s"] == 0
     assert report["rate_limited"]["requests"] == 7

@@ -10,8 +10,9 @@ import pytest
 
 from tap_exec.errors import EXIT_BUDGET, EXIT_RATE_LIMITED
 from tap_exec.simulator import Counts, Faults, Limits, Simulator, build
-from tests.expected import ENDPOINTS
-from tests.helpers import Output, fast_config, parse, run_cli, run_tap, write_json
+from tap_exec.simulator.data import iso, parse_iso
+from tests.expected import ENDPOINTS, per_parent_stream
+from tests.helpers import Output, catalog_for, fast_config, parse, run_cli, run_tap, write_json
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -74,24 +75,55 @@ def test_rate_limit_waits_do_not_spend_the_retry_budget(make_sim: Callable[..., 
     assert sim.stats.count(429) >= 3
 
 
-def test_daily_limit_stops_cleanly_and_the_next_run_resumes(make_sim: Callable[..., Simulator], tmp_path: Path) -> None:
-    data = build(6, Counts.scaled(0.1, sessions=450))
-    sim = make_sim(data=data, limits=Limits(daily=3, daily_retry_after=20_000))
-    config = write_json(tmp_path, "config.json", fast_config(sim))
-    first = run_cli(["--config", config])
+def _run_until_the_daily_limit(
+    make_sim: Callable[..., Simulator], tmp_path: Path, data: t.Any, daily: int, selected: set[str]
+) -> tuple[Output, Output, Simulator]:
+    """A run stopped by a daily limit of `daily` requests, then the next run from its state on a fresh limit."""
+    sim = make_sim(data=data, limits=Limits(daily=daily, daily_retry_after=20_000))
+    config = fast_config(sim)
+    args = ["--config", write_json(tmp_path, "config.json", config)]
+    args += ["--catalog", write_json(tmp_path, "catalog.json", catalog_for(config, selected))]
+    first = run_cli(args)
     assert first.returncode == EXIT_RATE_LIMITED, first.stderr[-2000:]
     assert "asked to wait 20000s" in first.stderr
     assert "run again after" in first.stderr
     run1 = parse(first.stdout)
     assert run1.last_state is not None
     second_sim = make_sim(data=data)
-    config = write_json(tmp_path, "config.json", fast_config(second_sim))
-    state = write_json(tmp_path, "state.json", run1.last_state)
-    second = run_cli(["--config", config, "--state", state])
+    config = fast_config(second_sim)
+    args = ["--config", write_json(tmp_path, "config.json", config), *args[2:]]
+    second = run_cli([*args, "--state", write_json(tmp_path, "state.json", run1.last_state)])
     assert second.returncode == 0, second.stderr[-2000:]
-    run2 = parse(second.stdout)
-    emitted = {r["id"] for r in run1.records("sessions") + run2.records("sessions")}
-    assert emitted == {s.id for s in data.sessions}
+    return run1, parse(second.stdout), second_sim
+
+
+def test_a_daily_limit_inside_sessions_resumes_where_it_stopped(make_sim: Callable[..., Simulator], tmp_path: Path) -> None:
+    data = build(6, Counts.scaled(0.1, sessions=450))
+    # workspace, members, groups, sessions pages 1 and 2: the limit falls on page 3 of 5
+    run1, run2, sim = _run_until_the_daily_limit(
+        make_sim, tmp_path, data, 5, {"workspace", "workspace_members", "workspace_groups", "sessions"}
+    )
+    first = [r["id"] for r in run1.records("sessions")]
+    assert len(first) == 200
+    bookmark = run1.last_state["bookmarks"]["sessions"]["replication_key_value"]  # type: ignore[index]
+    resumed_from = next(q for p, q, _ in sim.stats.log if p.endswith("/sessions"))["start_date"]
+    assert resumed_from == iso(int(parse_iso(bookmark)) - 3 * 86_400)  # the bookmark less the lookback
+    second = [r["id"] for r in run2.records("sessions")]
+    assert set(first) | set(second) == {s.id for s in data.sessions}
+    assert len(set(first) & set(second)) < 20, "only the lookback window is read again"
+
+
+def test_a_daily_limit_inside_a_per_parent_stream_resumes_where_it_stopped(
+    make_sim: Callable[..., Simulator], tmp_path: Path
+) -> None:
+    data = build(6, Counts.scaled(0.1, sessions=450))
+    # the 5 session pages (read ahead) and 40 details: the limit falls inside session_details
+    run1, _, sim = _run_until_the_daily_limit(make_sim, tmp_path, data, 45, {"sessions", "session_details"})
+    first = {r["id"] for r in run1.records("session_details")}
+    assert len(first) == 40
+    second = [path.rsplit("/", 1)[-1] for path in sim.stats.paths() if per_parent_stream(path) == "session_details"]
+    assert not first & set(second), "no detail is fetched again"
+    assert first | set(second) == {s.id for s in data.sessions}
 
 
 def test_request_budget_stops_cleanly_with_state(sim: Simulator, tmp_path: Path) -> None:
