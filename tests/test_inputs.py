@@ -206,3 +206,14 @@ def test_the_plan_command_fails_the_same_way(tmp_path: Path) -> None:
     assert result.returncode == EXIT_FAILED
     assert f"--config {missing} does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_redirect_is_not_followed_but_explained(sim: Simulator, tmp_path: Path) -> None:
+    sim.answer("/workspace", 302, b"", "text/html", headers={"Location": "https://login.example.com/sso?next=/workspace"})
+    result = run_cli(["--config", write_json(tmp_path, "config.json", fast_config(sim))])
+    errors = [line for line in result.stderr.splitlines() if "| ERROR" in line]
+    assert result.returncode == EXIT_FAILED
+    assert len(errors) == 1, errors
+    assert "GET /rest/v1/workspace -> 302 redirect to https://login.example.com/sso: the Exec API does not redirect" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert sim.stats.requests == 1  # the login page was never asked for
