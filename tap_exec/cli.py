@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import typing as t
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from dotenv import dotenv_values, find_dotenv
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib import Catalog
 
@@ -28,7 +30,7 @@ if t.TYPE_CHECKING:
 
 WHAT_TO_DO = {
     "config": 'pass a JSON object of settings, e.g. {"api_key": "exec_live_…"} (see .secrets.example)',
-    "state": "pass the last STATE value the tap wrote, or no --state for a first run (Meltano: `meltano state list`)",
+    "state": "pass the last STATE value the tap wrote, or no --state for a first run (Meltano: `meltano state get ID`)",
     "catalog": "pass the output of `tap-exec --config … --discover`, or no --catalog for the default selection",
 }
 
@@ -39,29 +41,64 @@ class InputError(ExecTapError):
 
 @dataclass
 class ConfigFiles:
-    """The merged `--config` files, and whether settings also come from the environment (`--config ENV`)."""
+    """The merged `--config` files and, for `--config ENV`, the environment's `TAP_EXEC_*` variables (over the files).
+
+    `parse_env` stays False: the SDK would leave decimals and objects as text; `env_settings` types each value.
+    """
 
     config: dict[str, t.Any] = field(default_factory=dict)
     parse_env: bool = False
 
     @classmethod
-    def read(cls, paths: t.Iterable[str]) -> ConfigFiles:
-        """Read each file in turn (later ones override earlier ones)."""
-        files = cls()
+    def read(cls, paths: t.Iterable[str], schema: dict[str, t.Any]) -> ConfigFiles:
+        """Read each file in turn (later ones override earlier ones), then the environment if ENV is among them."""
+        files, paths = cls(), list(paths)
         for path in paths:
-            if path == "ENV":
-                files.parse_env = True
-            else:
+            if path != "ENV":
                 files.config |= read_json(path, "config")
+        if "ENV" in paths:
+            files.config |= env_settings(schema)
         return files
 
 
+def env_settings(schema: dict[str, t.Any], prefix: str = "TAP_EXEC_") -> dict[str, t.Any]:
+    """Settings from `TAP_EXEC_<NAME>` variables (and a `.env` file from here upwards), typed by the settings schema."""
+    environ = {**dotenv_values(find_dotenv(usecwd=True)), **os.environ}
+    settings: dict[str, t.Any] = {}
+    for name, spec in schema.get("properties", {}).items():
+        variable = prefix + name.upper()
+        raw = environ.get(variable)
+        if raw is None:
+            continue
+        types = set(spec.get("type", ["string"])) if isinstance(spec.get("type"), list) else {spec.get("type", "string")}
+        try:
+            if "integer" in types:
+                settings[name] = int(raw)
+            elif "number" in types:
+                settings[name] = float(raw)
+            elif "boolean" in types:
+                settings[name] = raw.strip().lower() in {"1", "true", "t", "yes", "y", "on"}
+            elif types & {"object", "array"}:
+                settings[name] = json.loads(raw)
+            else:
+                settings[name] = raw
+        except ValueError:
+            shown = "***" if spec.get("secret") else raw
+            kind = "JSON" if types & {"object", "array"} else " or ".join(sorted(types - {"null"}))
+            msg = f"Environment variable {variable}={shown} is not {kind}. What to do: fix or unset it."
+            raise InputError(msg) from None
+    return settings
+
+
 def read_json(path: str, kind: str) -> dict[str, t.Any]:
-    """A `--config`/`--state`/`--catalog` file's JSON object; every way it can be wrong, said in one line."""
+    """A `--config`/`--state`/`--catalog` file's JSON object (`-`: standard input); every way it can be wrong, in one line."""
     problem = None
     try:
-        with open(path, encoding="utf-8") as handle:  # noqa: PTH123
-            value = json.load(handle)
+        if path == "-":
+            value = json.load(sys.stdin)
+        else:
+            with open(path, encoding="utf-8") as handle:  # noqa: PTH123
+                value = json.load(handle)
     except FileNotFoundError:
         problem = "does not exist"
     except IsADirectoryError:
@@ -94,8 +131,10 @@ def one_line(logger: logging.Logger) -> Iterator[None]:
 
 
 def read_state(path: str) -> dict[str, t.Any]:
-    """A `--state` file holding a Singer state: its `bookmarks`, if any, map stream names to objects."""
+    """A `--state` file holding a Singer state (or Meltano's `{"singer_state": …}`): `bookmarks` map streams to objects."""
     state = read_json(path, "state")
+    if set(state) == {"singer_state"} and isinstance(state["singer_state"], dict):
+        state = state["singer_state"]
     bookmarks = state.get("bookmarks", {})
     if not isinstance(bookmarks, dict) or not all(isinstance(b, dict) for b in bookmarks.values()):
         msg = f"--state: `bookmarks` must map stream names to objects. What to do: {WHAT_TO_DO['state']}."

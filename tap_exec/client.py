@@ -139,6 +139,12 @@ class ExecStream(RESTStream[t.Any]):
 
     @property
     @override
+    def user_agent(self) -> str:
+        """The `user_agent` setting, else `tap-exec/<version>` (the version in use, never one frozen in a config)."""
+        return str(self.config.get("user_agent") or f"tap-exec/{self._tap.plugin_version}")
+
+    @property
+    @override
     def timeout(self) -> int:
         """The `request_timeout` setting."""
         return int(self.config["request_timeout"])

@@ -13,7 +13,7 @@ import math
 import typing as t
 from dataclasses import dataclass
 
-from tap_exec.cli import check_catalog, check_state, one_line, read_catalog, read_json, read_state
+from tap_exec.cli import ConfigFiles, check_catalog, check_state, one_line, read_catalog, read_state
 from tap_exec.estimate import DAILY_LIMIT, ListSize, remaining
 from tap_exec.incremental import ExecIncrementalStream
 from tap_exec.lookahead import read_ahead
@@ -88,14 +88,15 @@ def render(lines: list[Line], tap: TapExec, probes: int) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Print the plan for `--config` (and optional `--catalog`, `--state`); bad inputs end in one line (cli.py)."""
     parser = argparse.ArgumentParser(prog="tap-exec-plan", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="tap config JSON file")
+    parser.add_argument("--config", action="append", required=True, help="tap config JSON file, or ENV (TAP_EXEC_* variables)")
     parser.add_argument("--catalog", help="catalog JSON file (default: the default selection)")
-    parser.add_argument("--state", help="state JSON file (incremental streams and per-parent streams start from it)")
+    parser.add_argument("--state", help="state JSON file, or - for standard input (as `meltano state get` prints it)")
     args = parser.parse_args(argv)
     with one_line(TapExec.logger):
+        files = ConfigFiles.read(args.config, TapExec.settings_schema())
         catalog = read_catalog(args.catalog) if args.catalog else None
         state = read_state(args.state) if args.state else None
-        tap = TapExec(config=read_json(args.config, "config"), catalog=catalog, state=state, setup_mapper=False)
+        tap = TapExec(config=files.config, catalog=catalog, state=state, parse_env_config=files.parse_env, setup_mapper=False)
         check_state(tap)
         if catalog is not None:
             check_catalog(tap, catalog)

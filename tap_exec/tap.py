@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import ipaddress
 import re
 import sys
 import typing as t
-from importlib import metadata
 from urllib.parse import urlparse
 
 import click
@@ -40,13 +40,6 @@ if t.TYPE_CHECKING:
 
 API_KEY_PATTERN = re.compile(r"exec_live_[A-Za-z0-9]{40}")
 SECRET_SETTINGS = ("api_key",)
-
-
-def _version() -> str:
-    try:
-        return metadata.version("tap-exec")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0+unknown"
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -197,9 +190,8 @@ class TapExec(Tap):
         th.Property(
             "user_agent",
             th.StringType,
-            default=f"tap-exec/{_version()}",
             title="User agent",
-            description="User-Agent header sent with every request.",
+            description="User-Agent header sent with every request (default: tap-exec/ and the version in use).",
         ),
     )
     config_jsonschema = settings.to_dict()
@@ -309,7 +301,14 @@ class TapExec(Tap):
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> ConfigFiles:  # type: ignore[override]
         """`--config` files (or ENV), each read with a one-line error if it cannot be used."""
         with one_line(cls.logger):
-            return ConfigFiles.read(value)
+            return ConfigFiles.read(value, cls.settings_schema())
+
+    @classmethod
+    def settings_schema(cls) -> dict[str, t.Any]:
+        """Every setting, the SDK's built-in ones included (as `--about` lists them)."""
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        return schema
 
     @classmethod
     @override

@@ -29,9 +29,43 @@ def test_meltano_settings_mirror_the_config_schema() -> None:
     project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
     extractor = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-exec")
     settings = {s["name"]: s for s in extractor["settings"]}
-    assert set(settings) == SETTINGS
+    assert set(settings) >= SETTINGS  # the tap's own settings, and the SDK's stream-map and flattening ones
     assert settings["api_key"]["sensitive"] is True
+    assert settings["api_key"]["kind"] == "password"
     assert all(s.get("label") and s.get("description") for s in settings.values())
+
+
+def test_the_plugin_definition_and_meltano_yml_are_generated_from_the_code() -> None:
+    """tap-exec.yml (Meltano Hub's format) and meltano.yml's tap-exec block both say what `--about` says."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "plugin_definition.py"), "--check"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    definition = yaml.safe_load((ROOT / "tap-exec.yml").read_text(encoding="utf-8"))
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
+    extractor = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-exec")
+    for key in (
+        "namespace",
+        "label",
+        "executable",
+        "capabilities",
+        "settings_group_validation",
+        "settings",
+        "select",
+        "commands",
+    ):
+        assert extractor[key] == definition[key], key
+    hub_fields = {"name", "namespace", "variant", "label", "description", "docs", "repo", "pip_url", "executable"}
+    assert hub_fields | {
+        "capabilities",
+        "keywords",
+        "maintenance_status",
+        "settings",
+        "settings_group_validation",
+        "select",
+    } <= set(definition)
+    assert "meltano_sdk" in definition["keywords"]
+    assert all({"name", "kind", "label", "description"} <= set(s) for s in definition["settings"])
 
 
 def test_secrets_example_names_every_setting() -> None:
