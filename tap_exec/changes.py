@@ -176,6 +176,9 @@ class ChangeTracker:
         self.dues: dict[str, Dues] = {}
         self.seen: dict[str, Seen] = {}
         self.full_passes: dict[str, str] = {}  # per-parent stream -> why it fetches every parent in this run
+        #: incremental lists read from `start_date` in this run, not from the bookmark: a per-parent stream selected
+        #: for the first time owes children for every row, and only a whole list names rows older than the lookback
+        self.relisted: set[str] = set()
         self._last_checkpoint = time.monotonic()
         self._setup(streams)
 
@@ -192,6 +195,7 @@ class ChangeTracker:
         }
         sources |= {touch.via[0] for child in self.children.values() for touch in child.touched_by if touch.via}
         self.feeds = sources  # the lists that decide what per-parent streams fetch (read ahead, lookahead.py)
+        self._relist_for_new_streams()
         for name, stream in streams.items():
             bookmark = self.tap.state.get("bookmarks", {}).get(name)
             keep = self.enabled and (name in self.children or (name in sources and name in self.synced))
@@ -211,6 +215,16 @@ class ChangeTracker:
             reason = self._full_pass_reason(name, dues)
             if reason:
                 self._full_pass(name, reason)
+
+    def _relist_for_new_streams(self) -> None:
+        """A per-parent stream with no state yet, under an incremental parent that has a bookmark: list it whole."""
+        bookmarks = self.tap.state.get("bookmarks", {})
+        for name, parent in self.parent_of.items():
+            if name not in bookmarks and isinstance(bookmarks.get(parent.name), dict) and parent.replication_key:
+                self.relisted.add(parent.name)
+                self.tap.logger.info(
+                    "%s: first run of this stream; %s is read from start_date, not the bookmark.", name, parent.name
+                )
 
     def _full_pass_reason(self, name: str, dues: Dues) -> str | None:
         since = dues.state.get(SINCE)

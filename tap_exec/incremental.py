@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from typing_extensions import override
 
+from tap_exec.cli import parse_datetime
 from tap_exec.client import ExecStream
 from tap_exec.pagination import Cursor, WindowPaginator
 
@@ -69,7 +70,13 @@ class ExecIncrementalStream(ExecStream):
         return _iso(moment - timedelta(days=float(self.config[self.lookback_setting])))
 
     def lower_bound(self, context: Context | None) -> str | None:
-        """The bookmark minus the lookback, or `start_date` on a first run, or None for everything."""
+        """The bookmark minus the lookback, or `start_date` on a first run, or None for everything.
+
+        A run that backfills a newly selected child stream reads from `start_date` too (changes.py, `relisted`).
+        """
+        if self.name in self._tap.changes.relisted:
+            start_date = parse_datetime(str(self.config.get("start_date") or ""))
+            return _iso(start_date) if start_date else None
         start = self.get_starting_timestamp(context)
         if start is None:
             return None

@@ -220,7 +220,13 @@ def test_start_date_is_sent_as_the_server_filter(make_sim: Callable[..., Simulat
     assert all(r["updated_at"] >= start for r in out.records("knowledge_hub_pages"))
 
 
-def test_child_details_follow_only_the_sessions_a_run_emits(make_sim: Callable[..., Simulator]) -> None:
+def test_a_newly_selected_child_stream_backfills_every_session_then_follows_only_new_ones(
+    make_sim: Callable[..., Simulator],
+) -> None:
+    """session_details selected after sessions has a bookmark gets every session's detail, then only new ones.
+
+    That first run reads sessions from start_date (not only the lookback window); the next run, from the bookmark.
+    """
     sim = make_sim(data=_data())
     config = fast_config(sim, sessions_lookback_days=0)
     first = run_tap(config, selected={"sessions"})
@@ -228,8 +234,15 @@ def test_child_details_follow_only_the_sessions_a_run_emits(make_sim: Callable[.
         sim.data.insert_session(_seconds_ago(5))
     before = sim.stats.requests
     second = run_tap(config, selected={"sessions", "session_details"}, state=first.last_state)
-    assert len(second.records("session_details")) == len(second.records("sessions")) == 5
-    assert sim.stats.requests - before == 1 + 5
+    assert {r["id"] for r in second.records("session_details")} == _session_ids(sim.data)
+    assert sim.stats.requests - before == math.ceil(len(sim.data.sessions) / 100) + len(sim.data.sessions)
+    listed = [query for logged, query, _ in sim.stats.log[before:] if logged == "/rest/v1/sessions"]
+    assert all("start_date" not in query for query in listed), "no start_date configured: the whole list"
+    new = {sim.data.insert_session(_seconds_ago(5)).id for _ in range(3)}
+    before = sim.stats.requests
+    third = run_tap(config, selected={"sessions", "session_details"}, state=second.last_state)
+    assert {r["id"] for r in third.records("session_details")} == new
+    assert sim.stats.requests - before == 1 + len(new)
 
 
 def test_a_run_killed_midway_resumes_from_its_last_state(make_sim: Callable[..., Simulator], tmp_path: Path) -> None:
