@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: Exec API (the simulator, or the real API if .env has a key)
-# -> tap-exec -> Meltano -> DuckDB (an embedded warehouse), then a look at what landed.
+# -> tap-exec -> Meltano -> DuckDB (an embedded warehouse) -> dbt (transform/: staging and exec_analytics marts,
+# tested), then a summary from the marts and a chart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -20,9 +21,16 @@ else
   echo "Exec API simulator at $TAP_EXEC_API_URL"
 fi
 
+# The default selection plus skill_proficiency (one request per skill), so that every mart has rows.
+TAP_EXEC__SELECT=$(python -c 'import json, yaml
+tap = next(p for p in yaml.safe_load(open("meltano.yml"))["plugins"]["extractors"] if p["name"] == "tap-exec")
+print(json.dumps([*tap["select"], "skill_proficiency.*"]))')
+export TAP_EXEC__SELECT
+
 mkdir -p output
 rm -f output/warehouse.duckdb
 meltano install > output/install.log 2>&1 || { tail -n 40 output/install.log; exit 1; }
-echo "Running: meltano run --full-refresh tap-exec target-duckdb (log: output/demo.log)"
-meltano --log-level=info run --full-refresh tap-exec target-duckdb > output/demo.log 2>&1 || { tail -n 40 output/demo.log; exit 1; }
-python scripts/show_landed.py output/warehouse.duckdb
+echo "Running: meltano run --full-refresh tap-exec target-duckdb dbt-duckdb:build (log: output/demo.log)"
+meltano --log-level=info run --full-refresh tap-exec target-duckdb dbt-duckdb:build > output/demo.log 2>&1 || { tail -n 40 output/demo.log; exit 1; }
+grep -o 'Done\. PASS=.*' output/demo.log | tail -n 1 | sed 's/^/dbt build: /'
+python scripts/show_warehouse.py output/warehouse.duckdb

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import typing as t
 
 import pytest
 
 from tap_exec.simulator import Simulator
-from tests.helpers import fast_config, meltano
+from tests.helpers import fast_config, meltano_env_for
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -45,15 +44,4 @@ def config(sim: Simulator) -> dict[str, t.Any]:
 @pytest.fixture
 def meltano_env(sim: Simulator, tmp_path: Path) -> dict[str, str]:
     """Environment pointing the project's tap-exec at `sim`, with its own system DB and output paths; plugins installed."""
-    env = {
-        **os.environ,
-        "TAP_EXEC_API_URL": sim.url,
-        "TAP_EXEC_API_KEY": sim.api_key,
-        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "TARGET_JSONL_DESTINATION_PATH": str(tmp_path / "out"),
-        "TARGET_DUCKDB_FILEPATH": str(tmp_path / "warehouse.duckdb"),
-    }
-    (tmp_path / "out").mkdir()
-    meltano(["install"], env)
-    return env
+    return meltano_env_for(sim, tmp_path)

@@ -131,3 +131,23 @@ def write_json(tmp_path: t.Any, name: str, value: t.Any) -> str:
     path = tmp_path / name
     path.write_text(json.dumps(value), encoding="utf-8")
     return str(path)
+
+
+def meltano_env_for(sim: Simulator, tmp_path: Path) -> dict[str, str]:
+    """Environment pointing the project's tap-exec at `sim`, with its own system DB, outputs and dbt artifacts."""
+    env = {
+        **os.environ,
+        "TAP_EXEC_API_URL": sim.url,
+        "TAP_EXEC_API_KEY": sim.api_key,
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "TARGET_JSONL_DESTINATION_PATH": str(tmp_path / "out"),
+        "TARGET_DUCKDB_FILEPATH": str(tmp_path / "warehouse.duckdb"),
+        "DBT_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+    }
+    for utility in ("DBT_DUCKDB", "DBT_POSTGRES"):
+        env[f"{utility}_TARGET_PATH"] = str(tmp_path / utility.lower() / "target")
+        env[f"{utility}_LOG_PATH"] = str(tmp_path / utility.lower() / "logs")
+    (tmp_path / "out").mkdir()
+    meltano(["install"], env)
+    return env

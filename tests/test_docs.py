@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,8 @@ import yaml
 
 from tap_exec.streams import STREAM_TYPES
 from tap_exec.tap import TapExec
+from tests.expected import ENDPOINTS
+from tests.test_streams import PER_PARENT
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = set(TapExec.settings.to_dict()["properties"])
@@ -85,3 +88,22 @@ def test_meltano_default_select_matches_the_default_selection() -> None:
     extractor = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-exec")
     selected = {rule.removesuffix(".*") for rule in extractor["select"]}
     assert selected == {s.name for s in STREAMS if s.selected_by_default}
+
+
+def test_the_dbt_sources_are_generated_from_the_streams() -> None:
+    """transform/'s source definition names every stream with its schema's columns, keys and parent."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "dbt_sources.py"), "--check"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    sources = yaml.safe_load((ROOT / "transform" / "models" / "staging" / "_exec__sources.yml").read_text(encoding="utf-8"))
+    tables = {table["name"]: table for table in sources["sources"][0]["tables"]}
+    assert set(tables) == set(ENDPOINTS)
+    for name, table in tables.items():
+        schema = json.loads((ROOT / "tap_exec" / "schemas" / f"{name}.json").read_text(encoding="utf-8"))
+        assert [c["name"] for c in table["columns"]] == list(schema["properties"]), name
+        meta = table["config"]["meta"]
+        assert all(key in schema["properties"] for key in meta["primary_key"]), name
+        assert meta["selected_by_default"] == (name not in PER_PARENT) == ("parent" not in meta), name
+    staged = {path.stem for path in (ROOT / "transform" / "models" / "staging").glob("stg_exec__*.sql")}
+    assert {f"stg_exec__{name}" for name in ENDPOINTS} <= staged, "one staging model per stream"

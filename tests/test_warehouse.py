@@ -7,22 +7,30 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
+import subprocess
+import sys
 import time
 import typing as t
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from tap_exec.simulator.data import Counts
+from tap_exec.simulator.seed import build
+from tests import marts
 from tests.expected import ENDPOINTS, expected_records
-from tests.helpers import meltano
+from tests.helpers import ROOT, meltano, meltano_env_for
 from tests.test_streams import PER_PARENT
 
 if t.TYPE_CHECKING:
     from tap_exec.simulator import Simulator
+    from tap_exec.simulator.data import Dataset
 
 DEFAULT_STREAMS = sorted(set(ENDPOINTS) - PER_PARENT)
 
@@ -190,3 +198,155 @@ def test_postgres_drops_vanished_rows_and_keeps_every_session_detail(
     details = dict(query(f"select id, _sdc_deleted_at is not null from {schema}.session_details"))  # noqa: S608
     assert details == dict.fromkeys((s.id for s in sim.data.sessions), False)
     assert new <= set(details)
+
+
+# -- the dbt project (transform/): marts equal to the same figures computed from the simulator's data -----------------
+def _workspace_with_edge_cases() -> Dataset:
+    """A small workspace with what the marts must handle.
+
+    Archived scenarios, people who left, an unpractised scenario, and a person assigned the same scenario twice.
+    """
+    data = build(11, Counts.scaled(0.3, former_users=3))
+    data.scenarios[0]["_archived"] = True
+    data.add_scenario()  # no session names it
+    again = {**data.assignments[0], "id": data.new_id(), "status": "in_progress", "created_at": "2026-10-30T08:00:00Z"}
+    data.assignments.append(again)
+    return data
+
+
+def _close(got: t.Any, want: t.Any) -> bool:
+    if isinstance(want, float) and got is not None:
+        return math.isclose(float(got), want, rel_tol=1e-9, abs_tol=1e-9)
+    return bool(got == want)
+
+
+def _assert_marts_match(sim: Simulator, rows: Rows, schema: str, *, proficiency: bool) -> None:
+    """Each mart holds exactly the rows computed from the API's data, column by column."""
+    expected: dict[str, tuple[tuple[str, ...], dict[t.Any, dict[str, t.Any]]]] = {
+        "scenario_practice": (("scenario_id",), marts.scenario_practice(sim.data)),
+        "member_progress": (("user_id", "scenario_id"), marts.member_progress(sim.data)),
+        "practice_activity": (("activity_date",), marts.practice_activity(sim.data)),
+        "skill_proficiency_latest": (("skill_id", "user_id"), marts.skill_proficiency_latest(sim.data) if proficiency else {}),
+    }
+    for mart, (key, want) in expected.items():
+        landed = rows(f"select * from {schema}.{mart}")  # noqa: S608 - test-owned names
+        by_key = {row[key[0]] if len(key) == 1 else tuple(row[k] for k in key): row for row in landed}
+        assert len(by_key) == len(landed), f"{mart}: a key twice"
+        assert set(by_key) == set(want), mart
+        for k, columns in want.items():
+            row = by_key[k]
+            wrong = {c: (row[c], v) for c, v in columns.items() if not _close(row[c], v)}
+            assert not wrong, f"{mart} {k}: {wrong}"
+
+
+def _duckdb_rows(path: str) -> Rows:
+    import duckdb
+
+    def rows(sql: str) -> list[dict[str, t.Any]]:
+        with duckdb.connect(path, read_only=True) as con:
+            cursor = con.execute(sql)
+            names = [column[0] for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    return rows
+
+
+def test_dbt_on_duckdb_default_selection_then_every_stream(make_sim: t.Callable[..., Simulator], tmp_path: Path) -> None:
+    """`meltano run tap-exec target-duckdb dbt-duckdb:build`: models and tests green, marts exact.
+
+    First with the default selection (per-parent tables absent: their models build empty), then, after new activity,
+    with every stream.
+    """
+    sim = make_sim(data=_workspace_with_edge_cases())
+    env = meltano_env_for(sim, tmp_path)
+    rows = _duckdb_rows(env["DBT_DUCKDB_PATH"])
+
+    result = meltano(["run", "tap-exec", "target-duckdb", "dbt-duckdb:build"], env)
+    assert "ERROR=0 " in result.stderr, result.stderr[-2000:]
+    assert "WARN=0 " in result.stderr, result.stderr[-2000:]
+    _assert_marts_match(sim, rows, "exec_analytics", proficiency=False)
+    assert rows("select count(*) as n from exec_staging.stg_exec__session_details") == [{"n": 0}]
+    practice = {r["scenario_id"]: r for r in rows("select * from exec_analytics.scenario_practice")}
+    assert practice[sim.data.scenarios[0]["id"]]["sessions"] > 0, "an archived scenario keeps its row"
+    assert practice[sim.data.scenarios[-1]["id"]]["sessions"] == 0, "an unpractised scenario has its row"
+    former = {r["user_id"] for r in rows("select user_id from exec_analytics.member_progress where not is_current_member")}
+    assert former == {u["id"] for u in sim.data.users[len(sim.data.members) :]}, "people who left keep their rows"
+    meltano(["invoke", "dbt-duckdb:freshness"], env)
+
+    _add_activity(sim)
+    env["TAP_EXEC__SELECT"] = json.dumps(["*.*"])
+    env["TAP_EXEC_MAX_REQUESTS_PER_MINUTE"] = "100000"  # per-parent streams on the simulator, which has no limit
+    meltano(["run", "tap-exec", "target-duckdb", "dbt-duckdb:build"], env)
+    _assert_marts_match(sim, rows, "exec_analytics", proficiency=True)
+    details = rows("select count(*) as n from exec_staging.stg_exec__session_details")
+    assert details == [{"n": len(sim.data.sessions)}]
+
+
+def test_dbt_tolerates_a_missing_column_and_fails_clearly_on_a_wrong_schema(meltano_env: dict[str, str]) -> None:
+    """A table an older tap-exec loaded without a column still builds (the column is null).
+
+    A source schema with no tables fails the build, naming the table it looked for and the setting to fix.
+    """
+    import duckdb
+
+    meltano(["run", "tap-exec", "target-duckdb"], meltano_env)
+    with duckdb.connect(meltano_env["DBT_DUCKDB_PATH"]) as con:
+        con.execute("alter table exec.scenarios drop column language")
+    meltano(["invoke", "dbt-duckdb:build"], meltano_env)
+    languages = _duckdb_rows(meltano_env["DBT_DUCKDB_PATH"])("select distinct language from exec_analytics.scenario_practice")
+    assert languages == [{"language": None}]
+
+    executable = str(Path(sys.executable).with_name("meltano"))
+    env = {**meltano_env, "DBT_DUCKDB_SOURCE_SCHEMA": "elsewhere"}
+    failed = subprocess.run(
+        [executable, "invoke", "dbt-duckdb:build"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert failed.returncode != 0
+    assert '"elsewhere"."sessions": tap-exec lands sessions there by default' in failed.stdout + failed.stderr
+    assert "source_schema setting" in failed.stdout + failed.stderr
+
+
+def test_dbt_on_postgres_with_deletes(make_sim: t.Callable[..., Simulator], tmp_path: Path, postgres_url: str) -> None:
+    """`meltano run tap-exec target-postgres dbt-postgres:build`, every stream, ACTIVATE_VERSION on: marts exact.
+
+    After a member leaves they are still exact: the loader soft-deletes the row, and staging leaves it out.
+    """
+    import psycopg
+
+    sim = make_sim(data=_workspace_with_edge_cases())
+    schema = f"exec_{uuid.uuid4().hex[:8]}"
+    url = urlsplit(postgres_url)
+    env = {
+        **meltano_env_for(sim, tmp_path),
+        "TARGET_POSTGRES_SQLALCHEMY_URL": postgres_url.replace("postgresql://", "postgresql+psycopg://"),
+        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+        "TAP_EXEC_EMIT_ACTIVATE_VERSION_MESSAGES": "true",
+        "TAP_EXEC__SELECT": json.dumps(["*.*"]),
+        "TAP_EXEC_MAX_REQUESTS_PER_MINUTE": "100000",
+        "DBT_POSTGRES_HOST": url.hostname or "",
+        "DBT_POSTGRES_PORT": str(url.port or 5432),
+        "DBT_POSTGRES_USER": url.username or "",
+        "DBT_POSTGRES_PASSWORD": url.password or "",
+        "DBT_POSTGRES_DBNAME": url.path.lstrip("/"),
+        "DBT_POSTGRES_SOURCE_SCHEMA": schema,
+        "DBT_POSTGRES_TARGET_SCHEMA": schema,
+    }
+
+    def rows(sql: str) -> list[dict[str, t.Any]]:
+        with psycopg.connect(postgres_url, row_factory=psycopg.rows.dict_row) as con:
+            return con.execute(sql).fetchall()
+
+    result = meltano(["run", "tap-exec", "target-postgres", "dbt-postgres:build"], env)
+    assert "ERROR=0 " in result.stderr, result.stderr[-2000:]
+    assert "WARN=0 " in result.stderr, result.stderr[-2000:]
+    _assert_marts_match(sim, rows, f"{schema}_analytics", proficiency=True)
+    meltano(["invoke", "dbt-postgres:freshness"], env)
+
+    left = sim.data.remove_member(0)
+    _add_activity(sim)
+    meltano(["run", "tap-exec", "target-postgres", "dbt-postgres:build"], env)
+    members = rows(f"select id, count(*) as n from {schema}.workspace_members where _sdc_deleted_at is null group by id")  # noqa: S608
+    assert {m["id"] for m in members} == {m["id"] for m in sim.data.members}
+    _assert_marts_match(sim, rows, f"{schema}_analytics", proficiency=True)
+    progress = rows(f"select distinct is_current_member from {schema}_analytics.member_progress where user_id = '{left['id']}'")  # noqa: S608
+    assert progress == [{"is_current_member": False}]

@@ -1,0 +1,20 @@
+with source as (
+    {{ exec_source('knowledge_hub_pages') }}
+)
+
+select
+    id as page_id,
+    title,
+    status,
+    visibility,
+    {{ exec_json_text('owner', 'id') }} as owner_user_id,
+    {{ exec_json_text('owner', 'email') }} as owner_email,
+    folders,
+    skills,
+    source_count,
+    version,
+    cover,
+    published_at,
+    created_at,
+    updated_at
+from source

@@ -1,0 +1,22 @@
+with source as (
+    {{ exec_source('knowledge_hub_sources') }}
+)
+
+select
+    id as source_id,
+    title,
+    source_type,
+    status,
+    content_format,
+    token_count,
+    has_images,
+    external_url,
+    summary,
+    cover,
+    folders,
+    {{ exec_json_text('created_by', 'id') }} as created_by_user_id,
+    {{ exec_json_text('created_by', 'email') }} as created_by_email,
+    created_at,
+    updated_at,
+    processed_at
+from source

@@ -1,0 +1,21 @@
+with source as (
+    {{ exec_source('scenarios') }}
+)
+
+select
+    id as scenario_id,
+    name as scenario_name,
+    slug as scenario_slug,
+    description,
+    url,
+    difficulty,
+    context,
+    objective,
+    language,
+    visibility,
+    {{ exec_json_text('owner', 'id') }} as owner_user_id,
+    {{ exec_json_text('owner', 'email') }} as owner_email,
+    skills,
+    created_at,
+    updated_at
+from source

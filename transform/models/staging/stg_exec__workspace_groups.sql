@@ -1,0 +1,9 @@
+with source as (
+    {{ exec_source('workspace_groups') }}
+)
+
+select
+    id as group_id,
+    name as group_name,
+    created_at
+from source
