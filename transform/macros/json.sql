@@ -55,3 +55,10 @@
 {% macro postgres__exec_json_elements(relation_alias, column, alias) -%}
   jsonb_array_elements({{ relation_alias }}.{{ adapter.quote(column) }}) as {{ alias }}(value)
 {%- endmacro %}
+
+{# `column`'s fields as columns named <prefix>_<field>, e.g. exec_unpack('user', ['id', 'email']): user_id, user_email. #}
+{% macro exec_unpack(column, fields, prefix=none) -%}
+  {%- for field in fields -%}
+    {{ exec_json_text(column, field) }} as {{ prefix or column }}_{{ field }}{{ ",\n    " if not loop.last }}
+  {%- endfor -%}
+{%- endmacro %}

@@ -15,13 +15,7 @@ named as (
 ),
 
 latest_named as (
-    select *
-    from (
-        select named.*,
-               row_number() over (partition by user_id order by named_at desc, row_id desc) as recency
-        from named
-    ) as ordered
-    where recency = 1
+    {{ exec_first_per('named', 'user_id', 'named_at desc, row_id desc') }}
 )
 
 select

@@ -18,15 +18,14 @@ attempts as (
     group by user_id, scenario_id
 ),
 
+valid as (
+    select user_id, scenario_id, score, created_at, session_id
+    from sessions
+    where is_valid_attempt and score is not null
+),
+
 first_valid as (
-    select user_id, scenario_id, score as first_valid_score
-    from (
-        select user_id, scenario_id, score,
-               row_number() over (partition by user_id, scenario_id order by created_at, session_id) as attempt_number
-        from sessions
-        where is_valid_attempt and score is not null
-    ) as valid
-    where attempt_number = 1
+    {{ exec_first_per('valid', 'user_id, scenario_id', 'created_at, session_id') }}
 ),
 
 assignments as (
@@ -56,9 +55,9 @@ select
     scenarios.scenario_name,
     coalesce(attempts.sessions, 0) as sessions,
     coalesce(attempts.valid_attempts, 0) as valid_attempts,
-    first_valid.first_valid_score,
+    first_valid.score as first_valid_score,
     attempts.best_valid_score,
-    attempts.best_valid_score - first_valid.first_valid_score as lift,
+    attempts.best_valid_score - first_valid.score as lift,
     {{ exec_rank_name('attempts.best_rank_order') }} as rank_reached,
     attempts.first_practiced_at,
     attempts.last_practiced_at,

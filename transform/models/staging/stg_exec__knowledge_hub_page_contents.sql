@@ -8,8 +8,7 @@ select
     status,
     version,
     content,
-    {{ exec_json_text('draft', 'title') }} as draft_title,
-    {{ exec_json_text('draft', 'content') }} as draft_content,
+    {{ exec_unpack('draft', ['title', 'content']) }},
     sources,
     updated_at
 from source

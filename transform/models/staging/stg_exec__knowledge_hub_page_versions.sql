@@ -7,8 +7,7 @@ select
     version,
     title,
     change_type,
-    {{ exec_json_text('created_by', 'id') }} as created_by_user_id,
-    {{ exec_json_text('created_by', 'email') }} as created_by_email,
+    {{ exec_unpack('created_by', ['id', 'email']) }},
     created_at,
     updated_at
 from source

@@ -14,8 +14,7 @@ select
     summary,
     cover,
     folders,
-    {{ exec_json_text('created_by', 'id') }} as created_by_user_id,
-    {{ exec_json_text('created_by', 'email') }} as created_by_email,
+    {{ exec_unpack('created_by', ['id', 'email']) }},
     created_at,
     updated_at,
     processed_at

@@ -5,9 +5,7 @@ with source as (
 select
     scenario_id,
     user_id,
-    {{ exec_json_text('user', 'email') }} as user_email,
-    {{ exec_json_text('user', 'first_name') }} as user_first_name,
-    {{ exec_json_text('user', 'last_name') }} as user_last_name,
+    {{ exec_unpack('user', ['email', 'first_name', 'last_name']) }},
     session_count,
     first_score,
     first_rank,

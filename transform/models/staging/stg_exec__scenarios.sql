@@ -13,8 +13,7 @@ select
     objective,
     language,
     visibility,
-    {{ exec_json_text('owner', 'id') }} as owner_user_id,
-    {{ exec_json_text('owner', 'email') }} as owner_email,
+    {{ exec_unpack('owner', ['id', 'email']) }},
     skills,
     created_at,
     updated_at

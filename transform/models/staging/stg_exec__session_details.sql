@@ -4,10 +4,8 @@ with source as (
 
 select
     id as session_id,
-    {{ exec_json_text('user', 'id') }} as user_id,
-    {{ exec_json_text('user', 'email') }} as user_email,
-    {{ exec_json_text('scenario', 'id') }} as scenario_id,
-    {{ exec_json_text('scenario', 'name') }} as scenario_name,
+    {{ exec_unpack('user', ['id', 'email']) }},
+    {{ exec_unpack('scenario', ['id', 'name']) }},
     score,
     rank,
     duration_seconds,
