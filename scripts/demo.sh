@@ -29,7 +29,7 @@ export TAP_EXEC__SELECT
 
 mkdir -p output
 rm -f output/warehouse.duckdb
-meltano install > output/install.log 2>&1 || { tail -n 40 output/install.log; exit 1; }
+meltano install tap-exec target-duckdb dbt-duckdb > output/install.log 2>&1 || { tail -n 40 output/install.log; exit 1; }
 echo "Running: meltano run --full-refresh tap-exec target-duckdb dbt-duckdb:build (log: output/demo.log)"
 meltano --log-level=info run --full-refresh tap-exec target-duckdb dbt-duckdb:build > output/demo.log 2>&1 || { tail -n 40 output/demo.log; exit 1; }
 grep -o 'Done\. PASS=.*' output/demo.log | tail -n 1 | sed 's/^/dbt build: /'
