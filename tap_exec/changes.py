@@ -262,9 +262,9 @@ class ChangeTracker:
 
     def observe(self, stream: ExecStream, row: Record) -> bool:
         """Classify one listed row, owe what it changes, and say whether any child of this row is owed."""
+        row_id = str(row.get("id"))
         seen = self.seen.get(stream.name)
         if seen is not None:
-            row_id = str(row.get("id"))
             version = version_of(row, stream.version_fields)
             if seen.changed(row_id, version):
                 self._owe_for_change(stream.name, row, row_id)
@@ -275,7 +275,6 @@ class ChangeTracker:
             self._release_via(stream.name, row, row_id)
         if not self.enabled:
             return True
-        row_id = str(row.get("id"))
         return any(
             parent is stream and (name not in self.dues or self.dues[name].owes(row_id))
             for name, parent in self.parent_of.items()

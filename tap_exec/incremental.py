@@ -80,8 +80,8 @@ class ExecIncrementalStream(ExecStream):
         start = self.get_starting_timestamp(context)
         if start is None:
             return None
-        if self.lookback_setting and "replication_key_value" in self.get_context_state(context):
-            start -= timedelta(days=float(self.config[self.lookback_setting]))
+        if "replication_key_value" in self.get_context_state(context):
+            return self.relisted_from(_iso(start))
         return _iso(start)
 
     @override

@@ -96,16 +96,39 @@ def _run_twice(sim: Simulator, env: dict[str, str], loader: str, rows: Rows, sch
     assert len(second) == len(set(second)) + second.count("/rest/v1/scenarios/assignments") - 1, "one request per list page"
 
 
-def test_duckdb_pipeline(sim: Simulator, meltano_env: dict[str, str]) -> None:
+def _duckdb_rows(path: str) -> Rows:
     import duckdb
 
     def rows(sql: str) -> list[dict[str, t.Any]]:
-        with duckdb.connect(meltano_env["TARGET_DUCKDB_FILEPATH"], read_only=True) as con:
+        with duckdb.connect(path, read_only=True) as con:
             cursor = con.execute(sql)
             names = [column[0] for column in cursor.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    _run_twice(sim, meltano_env, "target-duckdb", rows, "exec")
+    return rows
+
+
+def _postgres_rows(url: str) -> Rows:
+    import psycopg
+
+    def rows(sql: str) -> list[dict[str, t.Any]]:
+        with psycopg.connect(url, row_factory=psycopg.rows.dict_row) as con:
+            return con.execute(sql).fetchall()
+
+    return rows
+
+
+def _postgres_env(env: dict[str, str], url: str, schema: str) -> dict[str, str]:
+    """`env` with target-postgres loading into `schema` of the test server."""
+    return {
+        **env,
+        "TARGET_POSTGRES_SQLALCHEMY_URL": url.replace("postgresql://", "postgresql+psycopg://"),
+        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+    }
+
+
+def test_duckdb_pipeline(sim: Simulator, meltano_env: dict[str, str]) -> None:
+    _run_twice(sim, meltano_env, "target-duckdb", _duckdb_rows(meltano_env["TARGET_DUCKDB_FILEPATH"]), "exec")
 
 
 @pytest.fixture
@@ -120,20 +143,9 @@ def postgres_url() -> str:
 
 
 def test_postgres_pipeline(sim: Simulator, meltano_env: dict[str, str], postgres_url: str) -> None:
-    import psycopg
-
     schema = f"exec_{uuid.uuid4().hex[:8]}"
-    env = {
-        **meltano_env,
-        "TARGET_POSTGRES_SQLALCHEMY_URL": postgres_url.replace("postgresql://", "postgresql+psycopg://"),
-        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
-    }
-
-    def rows(sql: str) -> list[dict[str, t.Any]]:
-        with psycopg.connect(postgres_url, row_factory=psycopg.rows.dict_row) as con:
-            return con.execute(sql).fetchall()
-
-    _run_twice(sim, env, "target-postgres", rows, schema)
+    rows = _postgres_rows(postgres_url)
+    _run_twice(sim, _postgres_env(meltano_env, postgres_url, schema), "target-postgres", rows, schema)
     nested = rows(f"select \"user\"->>'id' as user_id from {schema}.sessions limit 1")  # noqa: S608
     assert nested[0]["user_id"]
 
@@ -171,9 +183,7 @@ def test_postgres_drops_vanished_rows_and_keeps_every_session_detail(
 
     schema = f"exec_{uuid.uuid4().hex[:8]}"
     env = {
-        **meltano_env,
-        "TARGET_POSTGRES_SQLALCHEMY_URL": postgres_url.replace("postgresql://", "postgresql+psycopg://"),
-        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+        **_postgres_env(meltano_env, postgres_url, schema),
         "TARGET_POSTGRES_HARD_DELETE": str(hard_delete).lower(),
         "TAP_EXEC_EMIT_ACTIVATE_VERSION_MESSAGES": "true",
         "TAP_EXEC_MAX_REQUESTS_PER_MINUTE": "100000",  # the simulator has no limit; 1,500 details at 60/min take 25 min
@@ -239,18 +249,6 @@ def _assert_marts_match(sim: Simulator, rows: Rows, schema: str, *, proficiency:
             assert not wrong, f"{mart} {k}: {wrong}"
 
 
-def _duckdb_rows(path: str) -> Rows:
-    import duckdb
-
-    def rows(sql: str) -> list[dict[str, t.Any]]:
-        with duckdb.connect(path, read_only=True) as con:
-            cursor = con.execute(sql)
-            names = [column[0] for column in cursor.description or ()]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-    return rows
-
-
 def test_dbt_on_duckdb_default_selection_then_every_stream(make_sim: t.Callable[..., Simulator], tmp_path: Path) -> None:
     """`meltano run tap-exec target-duckdb dbt-duckdb:build`: models and tests green, marts exact.
 
@@ -311,15 +309,11 @@ def test_dbt_on_postgres_with_deletes(make_sim: t.Callable[..., Simulator], tmp_
 
     After a member leaves they are still exact: the loader soft-deletes the row, and staging leaves it out.
     """
-    import psycopg
-
     sim = make_sim(data=_workspace_with_edge_cases())
     schema = f"exec_{uuid.uuid4().hex[:8]}"
     url = urlsplit(postgres_url)
     env = {
-        **meltano_env_for(sim, tmp_path),
-        "TARGET_POSTGRES_SQLALCHEMY_URL": postgres_url.replace("postgresql://", "postgresql+psycopg://"),
-        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+        **_postgres_env(meltano_env_for(sim, tmp_path), postgres_url, schema),
         "TAP_EXEC_EMIT_ACTIVATE_VERSION_MESSAGES": "true",
         "TAP_EXEC__SELECT": json.dumps(["*.*"]),
         "TAP_EXEC_MAX_REQUESTS_PER_MINUTE": "100000",
@@ -331,10 +325,7 @@ def test_dbt_on_postgres_with_deletes(make_sim: t.Callable[..., Simulator], tmp_
         "DBT_POSTGRES_SOURCE_SCHEMA": schema,
         "DBT_POSTGRES_TARGET_SCHEMA": schema,
     }
-
-    def rows(sql: str) -> list[dict[str, t.Any]]:
-        with psycopg.connect(postgres_url, row_factory=psycopg.rows.dict_row) as con:
-            return con.execute(sql).fetchall()
+    rows = _postgres_rows(postgres_url)
 
     result = meltano(["run", "tap-exec", "target-postgres", "dbt-postgres:build"], env)
     assert "ERROR=0 " in result.stderr, result.stderr[-2000:]
