@@ -20,7 +20,7 @@ from dotenv import dotenv_values, find_dotenv
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib import Catalog
 
-from tap_exec.errors import EXIT_FAILED, ExecTapError
+from tap_exec.errors import EXIT_DONE, EXIT_FAILED, ExecTapError
 
 if t.TYPE_CHECKING:
     import logging
@@ -126,7 +126,10 @@ def one_line(logger: logging.Logger) -> Iterator[None]:
         logger.error("Invalid configuration: %s", " ".join(exc.errors))  # noqa: TRY400 - one line, no traceback
         sys.exit(EXIT_FAILED)
     except ExecTapError as exc:
-        logger.error("%s", exc)  # noqa: TRY400 - one line, no traceback
+        if exc.exit_code == EXIT_DONE:  # a planned end (today's budget): not an error
+            logger.warning("%s", exc)
+        else:
+            logger.error("%s", exc)  # noqa: TRY400 - one line, no traceback
         sys.exit(exc.exit_code)
 
 

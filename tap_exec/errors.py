@@ -10,8 +10,12 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 if t.TYPE_CHECKING:
     import requests
 
+    from tap_exec.run.budget import ApiDay
+
+EXIT_DONE = 0  # also when today's request budget ends the run: the state is saved, tomorrow's run continues
 EXIT_FAILED = 1  # a permanent error: fix the cause, then run again
 EXIT_BUDGET = 3  # `max_requests` reached: state is saved, run again to continue
+EXIT_OWED = 4  # every other stream is done, but some parents' children kept failing: they are owed to the next run
 EXIT_RATE_LIMITED = 75  # the API asked for a wait longer than `max_wait_seconds` (EX_TEMPFAIL): run again later
 
 # What a user can do about each status (NOTES.md: the API's error types).
@@ -80,3 +84,23 @@ def describe_http_error(response: requests.Response, endpoint: str) -> str:
     message = str(error.get("message") or "no error message in the response")
     advice = ADVICE.get(status, "see the Troubleshooting section of the README")
     return f"GET {endpoint} -> {response.status_code} {kind}: {message}. What to do: {advice}."
+
+
+class DayBudgetSpentError(StopSyncError):
+    """Today's `daily_request_budget` is spent: a normal end for a backfill, so the exit status is 0."""
+
+    exit_code = EXIT_DONE
+
+    def __init__(self, day: ApiDay) -> None:
+        hours, rest = divmod(int(day.seconds_to_midnight()), 3600)
+        super().__init__(
+            f"Today's request budget is spent ({day.record['spent']:,} of {day.limit:,} requests on the API's day "
+            f"{day.record['day']}, `daily_request_budget`). State is saved; the next run continues after 00:00 UTC "
+            f"(in {hours}h{rest // 60:02d}m)."
+        )
+
+
+class ParentsOwedError(ExecTapError):
+    """The run finished everything else, but children of some parents kept failing: owed to the next run."""
+
+    exit_code = EXIT_OWED

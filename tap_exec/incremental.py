@@ -1,26 +1,36 @@
-"""ExecIncrementalStream: server-side date filters from the bookmark, read through a shift-safe window."""
+"""ExecIncrementalStream: server-side date filters from the bookmark, read through a shift-safe window.
+
+A list that can be read newest first (`reverse_params`: sessions) is read three ways (`mode`):
+
+- `current`: from the bookmark less the lookback up to the run's start, every run (a first run: the last
+  `CURRENT_DAYS` days), so today's rows come first;
+- `history`: the rows below the first run's window, newest first, resumable from a mark (`history.before`, the
+  key of the oldest row read, and the ids read at it) until the list's start is reached;
+- `recon`: once history is complete, a rolling re-read of it in slices, newest first, so every older row is checked
+  again within `per_parent_refresh_days` runs (late grades, see run/history.py).
+"""
 
 from __future__ import annotations
 
 import functools
 import typing as t
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from typing_extensions import override
 
 from tap_exec.cli import parse_datetime
 from tap_exec.client import ExecStream
 from tap_exec.pagination import Cursor, WindowPaginator
+from tap_exec.run.budget import iso, parse_moment
+from tap_exec.run.history import CURRENT_DAYS, HISTORY, Marks
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
 
     import requests
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, Record
 
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    from tap_exec.run.owed import Mode
 
 
 class ExecIncrementalStream(ExecStream):
@@ -33,7 +43,10 @@ class ExecIncrementalStream(ExecStream):
     newest_first: t.ClassVar[bool] = False
     #: Setting with the days to re-read before the bookmark (rows that change without a newer key), if any.
     lookback_setting: t.ClassVar[str | None] = None
+    #: Parameters that list newest first, for lists whose history is read backwards (empty: read whole every time).
+    reverse_params: t.ClassVar[dict[str, str]] = {}
     STATE_MSG_FREQUENCY = 1000  # resumable mid-stream: a bookmark every ten pages
+    mode: Mode = "current"
 
     @property
     @override
@@ -51,14 +64,32 @@ class ExecIncrementalStream(ExecStream):
     def started_at(self) -> str:
         """The run's fixed upper bound for oldest-first lists, so no row can join the list mid-read.
 
-        Rows created from one second before the run started wait for the next run, which re-reads from the bookmark.
+        Taken from the API's clock (the `Date` of its responses). Rows created from one second before the run
+        started wait for the next run, which re-reads from the bookmark.
         """
-        return _iso(datetime.now(timezone.utc) - timedelta(seconds=1))
+        return iso(self.run.day.now() - timedelta(seconds=1))
+
+    @functools.cached_property
+    def marks(self) -> Marks:
+        """Where history and reconciliation stand, in this stream's bookmark."""
+        return Marks(self.stream_state)
 
     @override
     def get_new_paginator(self) -> WindowPaginator:
-        """A fresh shift-safe window for each sync."""
-        self.window = WindowPaginator(str(self.replication_key), newest_first=self.newest_first)
+        """A fresh shift-safe window for each sync: the current rows, or a slice of history read newest first."""
+        if self.mode == "current":
+            self.window = WindowPaginator(str(self.replication_key), newest_first=self.newest_first)
+        else:
+            mark = self.marks.get(self.mode)
+            pages = self.run.history.pages_for(self.marks) if self.mode == "recon" else None
+            self.window = WindowPaginator(
+                str(self.replication_key),
+                newest_first=True,
+                catch_up=False,
+                max_pages=pages,
+                tail=mark.get("before"),
+                tail_ids=mark.get("ids", ()),
+            )
         return self.window
 
     @override
@@ -66,35 +97,43 @@ class ExecIncrementalStream(ExecStream):
         """The bookmark less the lookback: where the next run starts listing."""
         if not self.lookback_setting:
             return newest
-        moment = datetime.fromisoformat(newest.replace("Z", "+00:00"))
-        return _iso(moment - timedelta(days=float(self.config[self.lookback_setting])))
+        return iso(parse_moment(newest) - timedelta(days=float(self.config[self.lookback_setting])))
 
     def lower_bound(self, context: Context | None) -> str | None:
-        """The bookmark minus the lookback, or `start_date` on a first run, or None for everything.
-
-        A run that backfills a newly selected child stream reads from `start_date` too (changes.py, `relisted`).
-        """
-        if self.name in self._tap.changes.relisted:
-            start_date = parse_datetime(str(self.config.get("start_date") or ""))
-            return _iso(start_date) if start_date else None
-        start = self.get_starting_timestamp(context)
-        if start is None:
-            return None
+        """The bookmark less the lookback; on a first run, `start_date`, or for a list with a history the last days."""
         if "replication_key_value" in self.get_context_state(context):
-            return self.relisted_from(_iso(start))
-        return _iso(start)
+            start = self.get_starting_timestamp(context)
+            return self.relisted_from(iso(start)) if start else None
+        start_date = parse_datetime(str(self.config.get("start_date") or ""))
+        if not self.reverse_params:
+            return iso(start_date) if start_date else None
+        top = self.marks.top()
+        if top:  # no current row yet: read right above the history already begun, so no key is left out
+            return iso(parse_moment(top) + timedelta(seconds=1))
+        recent = self.run.day.now() - timedelta(days=CURRENT_DAYS)
+        if start_date is not None and start_date >= recent:
+            self.marks.finish(HISTORY, iso(start_date - timedelta(seconds=1)))
+            return iso(start_date)
+        self.marks.begin(HISTORY, iso(recent - timedelta(seconds=1)))
+        return iso(recent)
 
     @override
     def get_url_params(self, context: Context | None, next_page_token: Cursor | None) -> dict[str, t.Any]:
         """Fixed params, the page, and the window's date filters."""
         cursor = next_page_token or Cursor()
         params: dict[str, t.Any] = {**self.params, "page": cursor.page, "page_size": self.config["page_size"]}
-        if self.newest_first:
+        if self.mode != "current":
+            params.update(self.reverse_params)
+            lower = iso(start) if (start := parse_datetime(str(self.config.get("start_date") or ""))) else None
+            upper = cursor.anchor or self.marks.get(self.mode).get("before")
+        elif self.newest_first:
             lower = self.window.top if cursor.catch_up else self.lower_bound(context)
             upper = cursor.anchor
         else:
             lower = cursor.anchor or self.lower_bound(context)
             upper = self.started_at
+        if self.mode == "current" and cursor == Cursor():
+            self._read_from = lower  # what a complete read covers (run/owed.py settles owed parents below the bookmark)
         if lower:
             params[self.lower_param] = lower
         if upper:
@@ -102,6 +141,35 @@ class ExecIncrementalStream(ExecStream):
         return params
 
     @override
+    def covered_from(self, context: Context | None) -> str | None:
+        """The lower bound of this run's current read (the bookmark has moved since it began)."""
+        return getattr(self, "_read_from", None) or ""
+
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
         """The page's rows, less those an earlier page of a restarted window already gave."""
         return self.window.unseen(list(super().parse_response(response)))
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """The rows; reading history or reconciling, each row moves the mark first, and the end is recorded."""
+        if self.mode == "current":
+            yield from super().get_records(context)
+            return
+        marks, mode, key = self.marks, self.mode, str(self.replication_key)
+        start = dict(marks.get(mode))
+        listed: set[str] = set()
+        for row in super().get_records(context):
+            row_id, row_key = str(row["id"]), str(row[key])
+            yield row
+            marks.advance(mode, row_key, row_id)  # once the SDK has emitted the row (and fetched its children)
+            listed.add(row_id)
+        self.run.history.read(
+            self, marks, mode, start, listed, complete=self.window.complete, first_total=self.window.first_total
+        )
+
+    @override
+    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+        """History and reconciliation move their own marks, never the bookmark of the current rows."""
+        if self.mode == "current":
+            super()._increment_stream_state(latest_record, context=context)

@@ -51,12 +51,30 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
     after a multi-request read, one catch-up pass reads rows updated since the first row of the run.
     """
 
-    def __init__(self, key: str, *, newest_first: bool) -> None:
+    def __init__(  # noqa: PLR0913 - keyword-only knobs of one window
+        self,
+        key: str,
+        *,
+        newest_first: bool,
+        catch_up: bool = True,
+        max_pages: int | None = None,
+        tail: str | None = None,
+        tail_ids: t.Iterable[t.Any] = (),
+    ) -> None:
+        """A window over `key`; the knobs say how it starts, ends and catches up.
+
+        `catch_up` False for a window with a fixed upper bound (rows cannot jump above it); `max_pages` stops a
+        slice early; `tail`/`tail_ids` resume a window whose rows at key `tail` were already read.
+        """
         super().__init__(Cursor())
         self.key = key
         self.newest_first = newest_first
-        self.tail: str | None = None  # key value of the last row read
-        self.tail_ids: set[t.Any] = set()  # ids read at that key value
+        self.catch_up = catch_up
+        self.max_pages = max_pages
+        self.tail: str | None = tail  # key value of the last row read
+        self.tail_ids: set[t.Any] = set(tail_ids)  # ids read at that key value
+        self.complete = False  # True once the window was read to its end
+        self.first_total: int | None = None  # rows in the window when its first page was read
         self.top: str | None = None  # key value of the first row of the run (newest-first lists)
         self.top_ids: set[t.Any] = set()  # ids read at that key value
         self.window_total: int | None = None
@@ -108,11 +126,16 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
         if rows:
             self._remember(rows)
         self.window_total = pagination["total_count"]
+        if self.first_total is None:
+            self.first_total = self.window_total
         if pagination["page"] < pagination["total_pages"]:
+            if self.max_pages is not None and self.responses >= self.max_pages:
+                return False  # a slice: the rest waits for a later run, which resumes at `tail`
             self._next = Cursor(current.page + 1, current.anchor, current.catch_up)
-        elif self.newest_first and not current.catch_up and self.responses > 1 and self.top is not None:
+        elif self.catch_up and self.newest_first and not current.catch_up and self.responses > 1 and self.top is not None:
             self._next, self.window_total = Cursor(1, None, catch_up=True), None
         else:
+            self.complete = True
             return False
         return True
 

@@ -1,9 +1,9 @@
-"""`tap-exec-plan`: what a run of the current selection will cost in requests, before running it.
+"""`tap-exec-plan`: what a run of the current selection will cost in requests and days, before running it.
 
-The plan reads each list the run reads as the run reads ahead (lookahead.py: whole when it has at most
-`READ_WHOLE` pages, else its first page) and hands the rows to the run's change tracker (changes.py) with the saved
-state: per-parent streams then owe exactly the parents the run would fetch, so a daily run's plan is exact; rows
-of longer lists (a first run, a backfill) are estimated as the progress lines estimate them (estimate.py).
+The plan reads each list the run reads first, as the run would (whole when it has at most `READ_WHOLE` pages,
+else its first page), and hands the rows to the run's change tracker (run/owed.py) with the saved state: per-parent
+streams then owe exactly the parents the run would fetch, so a daily run's plan is exact; longer lists (a first
+run, a backfill) and history are estimated as the progress lines estimate them (run/estimate.py).
 """
 
 from __future__ import annotations
@@ -14,13 +14,17 @@ import typing as t
 from dataclasses import dataclass
 
 from tap_exec.cli import ConfigFiles, check_catalog, check_state, one_line, read_catalog, read_state
-from tap_exec.estimate import DAILY_LIMIT, ListSize, remaining
+from tap_exec.decoding import json_body
 from tap_exec.incremental import ExecIncrementalStream
-from tap_exec.lookahead import read_ahead
+from tap_exec.pagination import Cursor
+from tap_exec.run.estimate import ListSize, remaining
+from tap_exec.run.progress import days_phrase
 from tap_exec.tap import TapExec
 
 if t.TYPE_CHECKING:
     from tap_exec.client import ExecStream
+
+READ_WHOLE = 10  # pages (1,000 rows at most) a plan reads of one list; beyond, it reads the first page
 
 
 @dataclass
@@ -33,28 +37,56 @@ class Line:
     note: str = ""
 
 
+def read_list(stream: ExecStream) -> ListSize:
+    """A list's first pages (all of them when it has at most `READ_WHOLE`), each row classified as the run will."""
+    incremental = isinstance(stream, ExecIncrementalStream)
+    if incremental:
+        stream._write_starting_replication_value(None)  # noqa: SLF001 - the bookmark, as its sync starts from it
+        stream.get_new_paginator()  # the window the sync's parameters come from
+    tracker, size, page = stream.run.tracker, ListSize(), 1
+    tracker.before_listing(stream)
+    while page == 1 or page <= (size.pages or 0) <= READ_WHOLE:
+        params = stream.get_url_params(None, Cursor(page) if incremental else page)
+        prepared = stream.build_prepared_request(
+            method="GET", url=stream.get_url(None), params=params, headers=stream.http_headers
+        )
+        send = stream.request_decorator(stream._request)  # noqa: SLF001 - one request, as the sync sends it
+        body = json_body(send(prepared, None))
+        size.read(body["pagination"])
+        for row in body["data"]:
+            tracker.observe(stream, row)
+        size.rows_taken += len(body["data"])
+        page += 1
+    if size.rows_taken == size.rows:
+        tracker.settle(stream, stream.covered_from(None))
+    size.pages_read = 0  # the run reads them again
+    size.rows_taken = 0
+    return size
+
+
 def plan(tap: TapExec) -> list[Line]:
-    """One line per selected stream, in sync order; parents of selected children are read even when not selected."""
-    changes = tap.changes
+    """One line per selected stream and history read, in the order the run spends its budget."""
+    run = tap.run
+    tracker = run.tracker
     sizes: dict[str, ListSize] = {}
     for stream in t.cast("dict[str, ExecStream]", tap.streams).values():
-        if stream.parent_stream_type is None and stream.name in changes.synced and stream.paginated:
-            changes.before_listing(stream)
-            sizes[stream.name], _ = read_ahead(stream)
-            if sizes[stream.name].rows_classified == sizes[stream.name].rows:
-                changes.settle(stream)
+        if stream.parent_stream_type is None and stream.name in tracker.synced and stream.paginated:
+            sizes[stream.name] = read_list(stream)
     lines = []
-    for name, requests in remaining(tap, sizes).items():
-        if name in changes.children:
-            parent = changes.parent_of[name].name
-            owed = changes.owed_count(name)
-            if owed is None:
+    for name, requests in remaining(run, sizes).items():
+        if name in tracker.children:
+            parent = tracker.parent_of[name].name
+            dues = tracker.dues.get(name)
+            if dues is None:
                 note = "every parent (per_parent_refresh_days is 0)"
-            elif sizes[parent].rows_classified < (sizes[parent].rows or 0):
-                note = f"{owed} owed now; the rest estimated from the {parent} rows the plan did not read"
+            elif sizes[parent].rows_taken < (sizes[parent].rows or 0) and not len(dues):
+                note = f"estimated from the {parent} rows the plan did not read"
             else:
-                note = changes.reason(name) or f"new, changed or touched {parent} only"
+                failed = f", {len(dues.failed)} failing before" if dues.failed else ""
+                note = tracker.full_passes.get(name) or f"{len(dues)} owed: new, changed or touched {parent}{failed}"
             lines.append(Line(name, "?", requests, note))
+        elif name.endswith((" history", " recon")):
+            lines.append(Line(name, "?", requests, "older rows, newest first" if name.endswith("history") else "a slice re-read"))
         else:
             rows = str(sizes[name].rows) if name in sizes else "1"
             lines.append(
@@ -69,19 +101,21 @@ def plan(tap: TapExec) -> list[Line]:
 
 
 def render(lines: list[Line], tap: TapExec, probes: int) -> str:
-    """A table, the total, and how it compares with the daily limit and the pace."""
+    """A table, the total, and what today's budget buys of it."""
     total = sum(line.requests for line in lines)
     per_minute = int(tap.config["max_requests_per_minute"])
     out = [f"{'stream':<30} {'rows':>8} {'requests':>9}  note", "-" * 70]
     out += [f"{line.stream:<30} {line.rows:>8} {line.requests:>9}  {line.note}" for line in lines]
     out += [
         "-" * 70,
-        f"{'total':<30} {'':>8} {total:>9}  ({total / DAILY_LIMIT:.0%} of the API's {DAILY_LIMIT:,} requests a day)",
-        f"At {per_minute} requests/minute the run takes at least {math.ceil(total / per_minute)} min.",
-        f"This plan used {probes} requests.",
+        f"{'total':<30} {'':>8} {total:>9}  ({days_phrase(tap.run, total)})",
+        f"At {per_minute} requests/minute the run takes at least {math.ceil(min(total, tap.run.day.left()) / per_minute)} min.",
+        f"This plan used {probes} requests (they count against today's budget).",
+        (
+            "Order: lists, today's new or changed parents (raw rows, then aggregates), earlier runs' debts, history "
+            "newest first, then a reconciliation slice."
+        ),
     ]
-    if total > DAILY_LIMIT:
-        out.append("Over the daily limit: the run stops at the limit with its state saved, and the next run carries on.")
     return "\n".join(out)
 
 
@@ -101,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         if catalog is not None:
             check_catalog(tap, catalog)
         lines = plan(tap)
-    print(render(lines, tap, tap.governor.total))  # noqa: T201
+    print(render(lines, tap, tap.run.governor.total))  # noqa: T201
 
 
 if __name__ == "__main__":

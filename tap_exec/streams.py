@@ -6,9 +6,9 @@ import typing as t
 
 from typing_extensions import override
 
-from tap_exec.changes import Touch
 from tap_exec.client import ExecChildStream, ExecStream
 from tap_exec.incremental import ExecIncrementalStream
+from tap_exec.run.owed import Touch
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -57,6 +57,7 @@ class SessionsStream(ExecIncrementalStream):
     lower_param = "start_date"
     upper_param = "end_date"
     lookback_setting = "sessions_lookback_days"  # grading changes score/rank after creation (NOTES.md)
+    reverse_params: t.ClassVar[dict[str, str]] = {"sorting": "-created_at"}  # history is read newest first
     version_fields = None  # the whole row: a late grade, a renamed scenario or user all change the detail too
 
 
@@ -102,6 +103,7 @@ class ScenarioAnalyticsStream(ExecChildStream):
     parent_stream_type = ScenariosStream
     primary_keys = ("scenario_id",)
     paginated = False
+    aggregate = True
     touched_by = (Touch("sessions", "scenario.id"),)
 
 
@@ -113,6 +115,7 @@ class ScenarioParticipantsStream(ExecChildStream):
     parent_stream_type = ScenariosStream
     primary_keys = ("scenario_id", "user_id")
     nested_keys: t.ClassVar[dict[str, tuple[str, ...]]] = {"user_id": ("user", "id")}
+    aggregate = True
     touched_by = (Touch("sessions", "scenario.id"),)
 
 
@@ -135,6 +138,7 @@ class SkillProficiencyStream(ExecChildStream):
     parent_stream_type = SkillsStream
     primary_keys = ("skill_id", "user_id")
     nested_keys: t.ClassVar[dict[str, tuple[str, ...]]] = {"user_id": ("user", "id")}
+    aggregate = True
     touched_by = (Touch("sessions", "scenario.id", via=("scenarios", "skills")),)  # skills the scenario evaluates
 
 

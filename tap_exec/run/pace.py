@@ -1,4 +1,4 @@
-"""One request governor per tap run: a sliding-window rate limiter, a request budget and per-stream counts."""
+"""One request governor per tap run: a sliding-window rate limiter, the run's and the day's budgets, per-stream counts."""
 
 from __future__ import annotations
 
@@ -7,17 +7,20 @@ import time
 import typing as t
 from collections import Counter, defaultdict, deque
 
-from tap_exec.errors import BudgetReachedError
+from tap_exec.errors import BudgetReachedError, DayBudgetSpentError
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
+
+    from tap_exec.run.budget import ApiDay
 
 
 class RequestGovernor:
     """Paces every request of every stream to at most `per_minute` in any `window` seconds (60 for the API)."""
 
-    def __init__(self, per_minute: int, max_requests: int | None = None, *, window: float = 60.0) -> None:
+    def __init__(self, per_minute: int, max_requests: int | None = None, *, window: float = 60.0, day: ApiDay) -> None:
         self.per_minute = per_minute
+        self.day = day
         self.window = window
         self.max_requests = max_requests
         self.sent: deque[float] = deque()
@@ -43,6 +46,8 @@ class RequestGovernor:
                     "State is saved; run again with the same state to continue."
                 )
                 raise BudgetReachedError(msg)
+            if self.day.left() <= 0:
+                raise DayBudgetSpentError(self.day)
             now = time.monotonic()
             while self.sent and now - self.sent[0] >= self.window:
                 self.sent.popleft()
@@ -56,6 +61,7 @@ class RequestGovernor:
             self.sent.append(now)
             self._started = now
             self.by_stream[stream] += 1
+            self.day.spend()
 
     def _sleep(self, seconds: float, stream: str) -> None:
         """Wait, saying where the run is every `tick` seconds of it (the progress lines)."""

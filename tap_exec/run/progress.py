@@ -8,16 +8,17 @@ logs again when it is done. No request is ever made to estimate.
 
 from __future__ import annotations
 
+import math
 import time
 import typing as t
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from tap_exec.estimate import DAILY_LIMIT, ListSize, remaining
+from tap_exec.run.estimate import ListSize, remaining
 
 if t.TYPE_CHECKING:
-    from tap_exec.client import ExecStream
-    from tap_exec.tap import TapExec
+    from tap_exec.run import Run
+    from tap_exec.run.protocols import Listing
 
 
 class RunProgress:
@@ -25,8 +26,8 @@ class RunProgress:
 
     every = 10.0  # seconds between two progress lines
 
-    def __init__(self, tap: TapExec) -> None:
-        self.tap = tap
+    def __init__(self, run: Run) -> None:
+        self.run = run
         self.sizes: dict[str, ListSize] = {}
         self.records: Counter[str] = Counter()
         self.parents: Counter[str] = Counter()  # parents whose children each per-parent stream fetched
@@ -34,53 +35,56 @@ class RunProgress:
         self.reported: set[str] = set()
 
     # -- what streams tell it ------------------------------------------------------------
-    def page(self, stream: ExecStream, pagination: dict[str, t.Any]) -> None:
+    def page(self, stream: Listing, pagination: dict[str, t.Any]) -> None:
         """A list read one page."""
         self.sizes.setdefault(stream.name, ListSize()).read(pagination)
         self._tick(stream)
 
-    def record(self, stream: ExecStream) -> None:
+    def record(self, stream: Listing) -> None:
         """A stream emitted one record."""
         self.records[stream.name] += 1
 
-    def taken(self, stream: ExecStream) -> None:
+    def taken(self, stream: Listing) -> None:
         """A list with per-parent streams took one row: what it owes them is counted from now on."""
         self.sizes.setdefault(stream.name, ListSize()).rows_taken += 1
 
-    def fetched(self, stream: ExecStream) -> None:
+    def fetched(self, stream: Listing) -> None:
         """A per-parent stream fetched one parent's children."""
         self.parents[stream.name] += 1
         self._tick(stream)
 
-    def listed(self, stream: ExecStream) -> None:
+    def listed(self, stream: Listing) -> None:
         """A list is complete, and so are the per-parent streams under it."""
         self.sizes.setdefault(stream.name, ListSize()).done = True
-        for name in [stream.name, *(child.name for child in stream.child_streams)]:
-            if name in self.reported:
-                self.reported.discard(name)
-                self.tap.logger.info("%s", self.line(self.tap.streams[name], done=True))  # type: ignore[arg-type]
+        self.done(stream)
+
+    def done(self, stream: Listing) -> None:
+        """A stream that reported while it ran is done for this phase: say so."""
+        if stream.name in self.reported:
+            self.reported.discard(stream.name)
+            self.run.host.logger.info("%s", self.line(stream, done=True))
 
     def waiting(self, stream: str) -> None:
         """The rate limiter is holding a stream's next request."""
-        self._tick(t.cast("ExecStream", self.tap.streams[stream]))
+        self._tick(self.run.streams[stream])
 
-    def _tick(self, stream: ExecStream) -> None:
+    def _tick(self, stream: Listing) -> None:
         now = time.monotonic()
         if now - self._last >= self.every:
             self._last = now
             self.reported.add(stream.name)
             if stream.parent_stream_type is not None:
-                self.reported.add(self.tap.changes.parent_of[stream.name].name)  # its sync spans its children's
-            self.tap.logger.info("%s", self.line(stream))
+                self.reported.add(self.run.tracker.parent_of[stream.name].name)  # its sync spans its children's
+            self.run.host.logger.info("%s", self.line(stream))
 
     # -- what it says --------------------------------------------------------------------
-    def line(self, stream: ExecStream, *, done: bool = False) -> str:
+    def line(self, stream: Listing, *, done: bool = False) -> str:
         """`<stream>: <how far> | run: <requests left>, <time>, <end>[, <what stops it>]`."""
-        requests = self.tap.governor.by_stream[stream.name]
+        requests = self.run.governor.by_stream[stream.name]
         if stream.parent_stream_type is not None:
-            parent = self.tap.changes.parent_of[stream.name].name
+            parent = self.run.tracker.parent_of[stream.name].name
             fetched = self.parents[stream.name]
-            left = remaining(self.tap, self.sizes).get(stream.name, 0)
+            left = remaining(self.run, self.sizes).get(stream.name, 0)
             where = f"done, {fetched:,} {parent}"
             if not done:
                 where = f"{fetched:,} of {fetched + left:,} {parent} ({parent} {self._position(parent)})"
@@ -95,22 +99,21 @@ class RunProgress:
         return f"page {size.pages_read:,} of {size.pages or 0:,}"
 
     def outlook(self) -> str:
-        """What the whole run still owes, how long that takes, and what will stop it first."""
-        governor = self.tap.governor
-        left = sum(remaining(self.tap, self.sizes).values())
-        seconds = governor.time_for(left)
+        """What the whole run still owes, how long that takes, and what today's budget buys of it."""
+        governor = self.run.governor
+        left = sum(remaining(self.run, self.sizes).values())
+        today = self.run.day.left()
+        if governor.max_requests is not None:
+            today = min(today, max(0, governor.max_requests - governor.total))
+        doable = min(left, today)
+        seconds = governor.time_for(doable)
         now = datetime.now(timezone.utc)
         end = now + timedelta(seconds=seconds)
         pace = f"{governor.per_minute}/min" if governor.window == 60 else f"{governor.per_minute} per {governor.window:g}s"  # noqa: PLR2004
         clock = end.strftime("%H:%M" if end.date() == now.date() else "%Y-%m-%d %H:%M")
         text = f"about {left:,} requests left, {_duration(seconds)} at {pace}, ending about {clock} UTC"
-        budget = min(DAILY_LIMIT, governor.max_requests or DAILY_LIMIT)
-        if governor.total + left > budget:
-            what = "`max_requests`" if budget < DAILY_LIMIT else f"the daily limit ({DAILY_LIMIT:,} requests a day)"
-            text += (
-                f"; {what} will stop this run after about {budget:,} requests, "
-                f"{max(0, budget - governor.total):,} from now: the rest continues on the next run"
-            )
+        if left > today:
+            text += f"; {days_phrase(self.run, left)}"
         return text
 
     def summary(self, outcome: str = "done") -> list[str]:
@@ -118,24 +121,41 @@ class RunProgress:
 
         `outcome` is done, stopped (a clean stop: the final state was written) or failed (state as last written).
         """
-        governor = self.tap.governor
+        governor = self.run.governor
         waited = sum(governor.waited.values())
         elapsed = _duration(time.monotonic() - self.started)
         lines = [f"Summary: {governor.total:,} requests in {elapsed}, {_duration(waited)} of it waiting for the rate limit"]
         lines += [
             f"Summary: {name}: {self.records[name]:,} records, {governor.by_stream[name]:,} requests, "
             f"{_duration(governor.waited[name])} waiting for the rate limit"
-            for name in self.tap.streams
+            for name in self.run.streams
             if governor.by_stream[name] or self.records[name]
         ]
-        owed = {name: n for name, n in remaining(self.tap, self.sizes).items() if n}
+        owed = {name: n for name, n in remaining(self.run, self.sizes).items() if n}
         if owed:
             parts = ", ".join(f"{name} {n:,}" for name, n in owed.items())
-            saved = "state is saved" if outcome == "stopped" else "from the last state written"
-            lines.append(f"Summary: owed to the next run ({saved}): about {sum(owed.values()):,} requests ({parts})")
+            saved = "state is saved" if outcome in {"stopped", "done"} else "from the last state written"
+            total = sum(owed.values())
+            lines.append(
+                f"Summary: owed to the next run ({saved}): about {total:,} requests ({parts}); {days_phrase(self.run, total)}"
+            )
         else:
             lines.append("Summary: nothing is owed to the next run")
         return lines
+
+
+def days_phrase(run: Run, left: int) -> str:
+    """What today's budget buys of `left` requests, and on which day the rest should be done."""
+    day = run.day
+    today = day.left()
+    if left <= today:
+        return f"today's budget covers it ({today:,} of {day.limit:,} requests left today)"
+    more = math.ceil((left - today) / day.limit)
+    done = (day.now() + timedelta(days=more)).strftime("%Y-%m-%d")
+    return (
+        f"today's budget buys {today:,} of them (`daily_request_budget` {day.limit:,}); the rest takes about {more} more "
+        f"day{'s' if more > 1 else ''} of daily runs, done about {done}"
+    )
 
 
 def _duration(seconds: float) -> str:

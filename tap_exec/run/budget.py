@@ -1,0 +1,100 @@
+"""The API's day: its clock (from the responses' `Date` header) and the day's request budget, kept in the state."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+import typing as t
+from datetime import datetime, timezone
+
+BUDGET = "budget"  # the state's top-level key: {"day": "YYYY-MM-DD", "spent": n, "offset": seconds}
+
+
+class ApiDay:
+    """What today's runs have spent of the day's budget, "today" being the API's UTC day, not the local clock's.
+
+    The offset between the API's clock and ours is learned from every response's `Date` header and remembered in
+    the state, so the next run knows the API's day before its first response. Several runs in one API day (an
+    hourly schedule, a retry) share the day's budget; a new day starts the count again.
+    """
+
+    def __init__(self, state: dict[str, t.Any], limit: int) -> None:
+        found = state.get(BUDGET)
+        record: dict[str, t.Any] = t.cast("dict[str, t.Any]", found) if _well_formed(found) else {}
+        self.record: dict[str, t.Any] = {
+            "day": record.get("day"),
+            "spent": int(record.get("spent", 0)),
+            "offset": float(record.get("offset", 0.0)),
+        }
+        state[BUDGET] = self.record
+        self.limit = limit
+        self.spent_this_run = 0
+
+    def now(self) -> datetime:
+        """The API's time now, as best known."""
+        return datetime.fromtimestamp(time.time() + self.record["offset"], tz=timezone.utc)
+
+    def today(self) -> str:
+        """The API's date (UTC)."""
+        return self.now().strftime("%Y-%m-%d")
+
+    def seconds_to_midnight(self) -> float:
+        """Seconds until the API's day ends and a new budget starts."""
+        now = self.now()
+        return 86_400 - (now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6)
+
+    def _roll(self) -> None:
+        today = self.today()
+        if self.record["day"] != today:
+            self.record["day"], self.record["spent"] = today, 0
+
+    def learn(self, date_header: str | None) -> None:
+        """Set the clock from a response's `Date` header (an unreadable one is ignored)."""
+        if not date_header:
+            return
+        try:
+            moment = email.utils.parsedate_to_datetime(date_header)
+        except (TypeError, ValueError):
+            return
+        if moment.tzinfo is None:
+            return
+        offset = moment.timestamp() - time.time()
+        if abs(offset - self.record["offset"]) >= 1.0:  # the header counts whole seconds
+            self.record["offset"] = round(offset, 1)
+        self._roll()
+
+    def left(self) -> int:
+        """Requests today's budget still allows."""
+        self._roll()
+        return max(0, self.limit - int(self.record["spent"]))
+
+    def spend(self) -> None:
+        """One request was sent."""
+        self._roll()
+        self.record["spent"] += 1
+        self.spent_this_run += 1
+
+    def spent_by_api(self) -> None:
+        """The API refused a request for its daily limit: today is spent, whatever we counted."""
+        self._roll()
+        self.record["spent"] = max(self.record["spent"], self.limit)
+
+
+def parse_moment(value: str) -> datetime:
+    """An ISO 8601 date-time from the state (`Z` or an offset); ValueError if it is not one."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    """The API's date-time format (`2026-03-15T14:30:00Z`)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _well_formed(record: t.Any) -> bool:  # noqa: ANN401 - whatever the state holds
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("day"), str)
+        and isinstance(record.get("spent"), int)
+        and isinstance(record.get("offset", 0.0), (int, float))
+    )

@@ -1,0 +1,138 @@
+"""History and reconciliation of a list read newest first: where each stands, how much a run reads, what it proves.
+
+History is read once, below the first run's window, newest first, so dashboards fill from today backwards; its
+mark (`before`: the key of the oldest row emitted, `ids`: the rows emitted at that key) makes it resumable after
+any stop. Once it is complete, reconciliation re-reads it in slices of `ceil(rows / page_size / days)` pages a run
+(`days`: `per_parent_refresh_days`), so every older row is checked again about every `days` runs: a changed row (a
+late regrade) is emitted again and its children and aggregates are owed. A complete read of a key range also
+proves which owed parents in it are gone.
+"""
+
+from __future__ import annotations
+
+import math
+import typing as t
+from datetime import timedelta
+
+from tap_exec.run.budget import iso, parse_moment
+
+if t.TYPE_CHECKING:
+    from tap_exec.run.owed import ChangeTracker, Mode
+    from tap_exec.run.protocols import Listing
+
+HISTORY: t.Final = "history"
+RECON: t.Final = "recon"
+CURRENT_DAYS = 7  # a first run reads the last week as today's data, the rest as history
+
+
+class Marks:
+    """The history and reconciliation marks in one stream's bookmark."""
+
+    def __init__(self, stream_state: dict[str, t.Any]) -> None:
+        self.state = stream_state
+
+    def get(self, mode: str) -> dict[str, t.Any]:
+        """The mark of `history` or `recon` (empty when there is none)."""
+        mark = self.state.get(mode)
+        return mark if isinstance(mark, dict) else {}
+
+    def begin(self, mode: str, before: str) -> None:
+        """Start reading below `before` (inclusive), unless a read is already under way."""
+        mark = self.state.setdefault(mode, {})
+        if not mark.get("before") and not mark.get("done"):
+            mark.update(before=before, ids=[], fresh=True, read=0, top=before)
+
+    def finish(self, mode: str, top: str) -> None:
+        """There is no history to read below `top` (a `start_date` inside the first run's window)."""
+        self.state[mode] = {"done": True, "rows": 0, "top": top}
+
+    def top(self) -> str | None:
+        """Where history began: the current rows are those above it."""
+        top = self.get(HISTORY).get("top")
+        return top if isinstance(top, str) else None
+
+    def advance(self, mode: str, key: str, row_id: str) -> None:
+        """One more row was emitted, at `key` (rows come newest first)."""
+        mark = self.state.setdefault(mode, {})
+        if mark.get("before") == key:
+            mark.setdefault("ids", []).append(row_id)
+        else:
+            mark["before"], mark["ids"] = key, [row_id]
+        mark["read"] = mark.get("read", 0) + 1
+
+    def history_due(self) -> bool:
+        """True while history has rows left to read."""
+        mark = self.get(HISTORY)
+        return bool(mark) and not mark.get("done")
+
+
+class History:
+    """Decides which lists read history or reconcile in this run, and settles what each read proved."""
+
+    def __init__(self, tracker: ChangeTracker, page_size: int, days: float, start_date: str | None) -> None:
+        self.tracker = tracker
+        self.page_size = page_size
+        self.days = days
+        self.start_date = start_date or ""
+
+    def due(self, stream: Listing, marks: Marks, mode: Mode) -> bool:
+        """True when `stream` reads history (or reconciles) in this run; a reconciliation starts at the window's edge."""
+        if mode == HISTORY:
+            return marks.history_due()
+        edge = self._edge(stream, marks)
+        if self.days <= 0 or marks.history_due() or not edge:
+            return False
+        if not marks.get(RECON).get("before"):
+            marks.begin(RECON, edge)
+        return True
+
+    @staticmethod
+    def _edge(stream: Listing, marks: Marks) -> str | None:
+        """The newest key older rows end at: below the next run's window (the bookmark less the lookback)."""
+        bookmark = stream.stream_state.get("replication_key_value")
+        if not bookmark:
+            return marks.top()
+        edge = iso(parse_moment(stream.relisted_from(str(bookmark))) - timedelta(seconds=1))
+        top = marks.top()
+        return max(edge, top) if top else edge
+
+    def restart(self, marks: Marks, stream: Listing) -> None:
+        """Read history again from the window's edge (a per-parent stream selected for the first time owes it all)."""
+        edge = self._edge(stream, marks)
+        if edge:
+            marks.state[HISTORY] = {"before": edge, "ids": [], "fresh": True, "read": 0, "top": edge}
+            marks.state.pop(RECON, None)
+
+    def pages_for(self, marks: Marks) -> int:
+        """Pages one reconciliation slice reads: the history's pages spread over `per_parent_refresh_days` runs."""
+        rows = marks.get(RECON).get("rows") or marks.get(HISTORY).get("rows") or self.page_size
+        return max(1, math.ceil(int(rows) / self.page_size / max(self.days, 1.0)))
+
+    def read(  # noqa: PLR0913 - what one read saw
+        self,
+        stream: Listing,
+        marks: Marks,
+        mode: Mode,
+        start: dict[str, t.Any],
+        listed: set[str],
+        *,
+        complete: bool,
+        first_total: int | None,
+    ) -> None:
+        """A history or reconciliation read ended: record it, and drop owed parents a complete range proves gone.
+
+        `start` is the mark as the read began; rows at its own key were read by an earlier run, so the range this
+        read proves runs strictly below it, down to the new mark (or to the list's start when it is complete).
+        """
+        rows = first_total if start.get("fresh") and first_total is not None else start.get("rows")
+        high = start.get("before")
+        if complete:
+            marks.state[mode] = {"done": True, "rows": rows, "top": start.get("top")} if mode == HISTORY else {"rows": rows}
+            low = ""
+        else:
+            mark = marks.state.setdefault(mode, {})
+            mark.pop("fresh", None)
+            mark["rows"] = rows
+            low = mark.get("before") or ""
+        if high:
+            self.tracker.gone(stream, low, high, listed)

@@ -1,0 +1,209 @@
+"""What a run remembers between runs, per stream, under its bookmark's `changes` key.
+
+- `seen` (a signal list: sessions, scenarios, skills, pages, sources): a short version of every row the next run can
+  list again (sessions in the lookback window, pages at the bookmark, whole small catalogues);
+- `prints` (sessions older than the lookback window, when a per-parent stream follows them): 6 bytes per row, the
+  row's id and version hashed, so reconciliation can tell which re-read rows changed;
+- `owed` (a per-parent stream): parents whose children are due, in the order they became due, with `keys` (their
+  replication key value, for parents of incremental lists), `failed` (parents whose children failed: tries and
+  the last error) and `pending` (rows of a `via` list a change touched); `since`: when its last full pass began.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import typing as t
+from collections import deque
+
+import msgspec
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable
+
+SEEN, PRINTS, OWED, KEYS, FAILED, PENDING, SINCE = "seen", "prints", "owed", "keys", "failed", "pending", "since"
+
+
+def version_of(row: dict[str, t.Any], fields: tuple[str, ...] | None) -> str:
+    """A short digest of the whole row (`fields` None) or of some fields; '' when only new rows count."""
+    if fields == ():
+        return ""
+    value = row if fields is None else [row.get(name) for name in fields]
+    return hashlib.blake2b(msgspec.json.encode(value, order="sorted"), digest_size=4).hexdigest()
+
+
+class Seen:
+    """A signal list's memory: the version of each row a later run may list again."""
+
+    def __init__(self, versions: dict[str, str], prints: Prints | None = None) -> None:
+        self.versions = versions  # the dict inside the state, updated in place
+        self.prints = prints  # where rows that leave the window go, when reconciliation needs them
+        self.keys: dict[str, str | None] = {}  # replication key value of each row seen in this run
+        self._order: deque[tuple[str, str]] = deque()
+        self.newest: str | None = None
+        self.remembered = len(versions)  # rows the last run left to recognise
+        self.changes = 0  # rows of this run that were new or changed
+
+    def changed(self, row_id: str, version: str) -> bool:
+        """True for a row that is new or differs from its remembered version."""
+        if self.versions.get(row_id) == version:
+            return False
+        self.changes += 1
+        return True
+
+    def remember(self, row_id: str, version: str, key: str | None) -> None:
+        """Record the version a row has now."""
+        self.versions[row_id] = version
+        self.keys[row_id] = key
+        if key is not None:
+            self._order.append((key, row_id))
+            if self.newest is None or key > self.newest:
+                self.newest = key
+
+    def forget_below(self, lower: str) -> None:
+        """Rows of this run older than `lower` leave the window (sorted lists: the next run cannot list them again)."""
+        while self._order and self._order[0][0] < lower:
+            key, row_id = self._order.popleft()
+            if self.keys.get(row_id) == key:
+                del self.keys[row_id]
+                self._retire(row_id, self.versions.pop(row_id, None))
+
+    def finish(self, lower: str | None) -> None:
+        """After a complete listing keep only rows seen in it (at or above `lower`): the rest vanished or aged out."""
+        keep = {row_id: self.versions[row_id] for row_id, key in self.keys.items() if not lower or not key or key >= lower}
+        for row_id, version in self.versions.items():
+            if row_id not in keep and row_id in self.keys:
+                self._retire(row_id, version)
+        self.versions.clear()
+        self.versions.update(keep)
+
+    def _retire(self, row_id: str, version: str | None) -> None:
+        if self.prints is not None and version is not None:
+            self.prints.put(row_id, version)
+
+
+class Prints:
+    """Rows older than the window: id and version hashed to 6 bytes each, kept as one base64 string in the state."""
+
+    def __init__(self, changes: dict[str, t.Any]) -> None:
+        self.changes = changes
+        raw = base64.b64decode(changes.get(PRINTS) or "")
+        self.table: dict[bytes, bytes] = {raw[i : i + 4]: raw[i + 4 : i + 6] for i in range(0, len(raw) - 5, 6)}
+        self.dirty = False
+
+    @staticmethod
+    def _parts(row_id: str, version: str) -> tuple[bytes, bytes]:
+        return hashlib.blake2b(row_id.encode(), digest_size=4).digest(), bytes.fromhex(version[:4] or "0000")
+
+    def changed(self, row_id: str, version: str) -> bool:
+        """True when the row is not remembered or its version differs (a regrade, a renamed user or scenario)."""
+        key, value = self._parts(row_id, version)
+        return self.table.get(key) != value
+
+    def put(self, row_id: str, version: str) -> None:
+        """Remember a row's version."""
+        key, value = self._parts(row_id, version)
+        if self.table.get(key) != value:
+            self.table[key] = value
+            self.dirty = True
+
+    def flush(self) -> None:
+        """Write the table into the state (before a STATE message), if it changed."""
+        if self.dirty:
+            self.changes[PRINTS] = base64.b64encode(b"".join(k + v for k, v in self.table.items())).decode()
+            self.dirty = False
+
+
+class Dues:
+    """What one per-parent stream still owes: parent ids in the order they became due, their failures, held touches."""
+
+    def __init__(self, state: dict[str, t.Any]) -> None:
+        self.state = state  # the stream's `changes` dict inside the state, updated in place (`flush`)
+        self._owed: dict[str, None] = dict.fromkeys(state.get(OWED) or [])  # ordered, O(1) to pay
+        self.keys: dict[str, str] = state.setdefault(KEYS, {})
+        self.failed: dict[str, dict[str, t.Any]] = state.setdefault(FAILED, {})
+        self.pending: dict[str, list[str]] = state.get(PENDING) or {}
+        self.carried = set(self._owed)  # owed by earlier runs
+        self.failures_this_run: dict[str, str] = {}
+        self.flush()
+
+    def __len__(self) -> int:
+        return len(self._owed)
+
+    def owe(self, parent_ids: Iterable[str], key: str | None = None) -> None:
+        """Add parents whose children are due (`key`: their replication key value, for an incremental parent)."""
+        for parent_id in parent_ids:
+            self._owed.setdefault(parent_id)
+            if key is not None:
+                self.keys[parent_id] = key
+
+    def owes(self, parent_id: str) -> bool:
+        """True while the parent's children are due."""
+        return parent_id in self._owed
+
+    def paid(self, parent_id: str) -> None:
+        """The parent's children were fetched (or the parent is gone)."""
+        self._owed.pop(parent_id, None)
+        self.keys.pop(parent_id, None)
+        self.failed.pop(parent_id, None)
+
+    def drop(self, parent_ids: Iterable[str]) -> None:
+        """Forget owed parents that are gone upstream."""
+        for parent_id in list(parent_ids):
+            self.paid(parent_id)
+
+    def fail(self, parent_id: str, error: str) -> None:
+        """The parent's children could not be fetched: still owed, one more try counted."""
+        entry = self.failed.setdefault(parent_id, {"tries": 0})
+        entry["tries"] = int(entry.get("tries", 0)) + 1
+        entry["error"] = error
+        self.failures_this_run[parent_id] = error
+
+    def queue(self) -> list[str]:
+        """Owed parents in the order to fetch them: this run's newest first, then earlier runs', failed ones last."""
+        ordered = list(self._owed)[::-1]
+        fresh = [p for p in ordered if p not in self.carried]
+        older = [p for p in ordered if p in self.carried]
+        return [p for p in fresh + older if p not in self.failed] + [p for p in fresh + older if p in self.failed]
+
+    def flush(self) -> None:
+        """Write the owed parents into the state (before a STATE message)."""
+        self.state[OWED] = list(self._owed)
+
+    def hold(self, via: str, row_id: str) -> None:
+        """Remember a touched row of the `via` list until that list says which parents it names."""
+        self.state[PENDING] = self.pending
+        held = self.pending.setdefault(via, [])
+        if row_id not in held:
+            held.append(row_id)
+
+    def release(self, via: str, row_id: str) -> bool:
+        """Forget a touched `via` row; True if it was held."""
+        held = self.pending.get(via, [])
+        if row_id not in held:
+            return False
+        held.remove(row_id)
+        return True
+
+
+def well_formed(changes: t.Any) -> bool:  # noqa: ANN401 - whatever the state holds
+    """True when a stream's `changes` record has the shape this package writes."""
+
+    def strings(value: t.Any) -> bool:  # noqa: ANN401
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+    def mapping(value: t.Any, kind: type) -> bool:  # noqa: ANN401
+        return value is None or (isinstance(value, dict) and all(isinstance(v, kind) for v in value.values()))
+
+    if not isinstance(changes, dict):
+        return False
+    owed, pending, since, prints = (changes.get(key) for key in (OWED, PENDING, SINCE, PRINTS))
+    return (
+        mapping(changes.get(SEEN), str)
+        and mapping(changes.get(KEYS), str)
+        and mapping(changes.get(FAILED), dict)
+        and (owed is None or strings(owed))
+        and (pending is None or (isinstance(pending, dict) and all(strings(v) for v in pending.values())))
+        and (since is None or isinstance(since, str))
+        and (prints is None or isinstance(prints, str))
+    )

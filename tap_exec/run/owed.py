@@ -1,0 +1,260 @@
+"""What each per-parent stream owes: parents that are new, changed or touched since the last run, or still unpaid.
+
+Every listed row passes `observe` once, before it is emitted: a row that is new or differs from what `seen` (or, for
+history older than the window, `prints`) remembers makes its own children owed, and a `Touch` makes other
+streams' parents owed (a new or regraded session touches its scenario's analytics). Every update of `seen`,
+`prints` and `owed` happens before the rows it concerns are emitted, so any STATE message is a consistent
+snapshot: a run killed at any point owes at most a few requests again, never a row.
+
+A full pass (first run, newly selected stream, a state without `changes`, every `per_parent_refresh_days`, or a
+signal list not read in this run) owes every parent the list shows.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tap_exec.run.budget import parse_moment
+from tap_exec.run.memory import SINCE, Dues, Prints, Seen, version_of, well_formed
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+    from tap_exec.run.protocols import Child, Listing
+
+CHANGES = "changes"
+PRUNE_EVERY = 100  # rows between two prunings of a sorted signal list's `seen`
+Mode = t.Literal["current", "history", "recon"]
+
+
+@dataclass(frozen=True)
+class Touch:
+    """New or changed rows of `source` make owed the parent whose id is at `path` in the row.
+
+    With `via=(stream, field)`, the id at `path` names a row of `stream` whose `field` lists the parents
+    (a session's scenario evaluates skills: `Touch("sessions", "scenario.id", via=("scenarios", "skills"))`).
+    """
+
+    source: str
+    path: str
+    via: tuple[str, str] | None = None
+
+    def target(self, row: dict[str, t.Any]) -> str | None:
+        """The id this touch names in `row`."""
+        value: t.Any = row
+        for part in self.path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value if isinstance(value, str) else None
+
+
+class ChangeTracker:
+    """The run's one record of what changed and what is owed, shared by every stream."""
+
+    def __init__(self, streams: Mapping[str, Listing], state: dict[str, t.Any], days: float, now: datetime) -> None:
+        self.days = days
+        self.now = now
+        self.state = state
+        self.synced = {name for name, s in streams.items() if s.selected or s.has_selected_descendents}
+        #: per-parent stream name -> its parent stream, for every selected per-parent stream
+        self.parent_of: dict[str, Listing] = {}
+        for stream in streams.values():
+            if stream.parent_stream_type is not None and stream.selected:
+                self.parent_of[stream.name] = next(s for s in streams.values() if type(s) is stream.parent_stream_type)
+        self.children: dict[str, Child] = {name: t.cast("Child", streams[name]) for name in self.parent_of}
+        self.dues: dict[str, Dues] = {}
+        self.seen: dict[str, Seen] = {}
+        self.prints: dict[str, Prints] = {}
+        self.full_passes: dict[str, str] = {}  # per-parent stream -> why it fetches every parent in this run
+        self.notes: list[str] = []  # what the tracker decided at the start, for the log
+        self._setup(streams)
+
+    @property
+    def enabled(self) -> bool:
+        """False when `per_parent_refresh_days` is 0: every parent's children are fetched every run."""
+        return self.days > 0
+
+    # -- run start ---------------------------------------------------------------------
+    def _setup(self, streams: Mapping[str, Listing]) -> None:
+        """Load what earlier runs remembered; drop what no selected stream needs; start full passes that are due."""
+        sources = {self.parent_of[name].name for name in self.children} | {
+            touch.source for child in self.children.values() for touch in child.touched_by
+        }
+        sources |= {touch.via[0] for child in self.children.values() for touch in child.touched_by if touch.via}
+        self.feeds = sources  # the lists that decide what per-parent streams fetch
+        for name, stream in streams.items():
+            bookmark = self.state.get("bookmarks", {}).get(name)
+            keep = self.enabled and (name in self.children or (name in sources and name in self.synced))
+            if not keep:
+                if isinstance(bookmark, dict):
+                    bookmark.pop(CHANGES, None)
+                continue
+            changes = stream.stream_state.setdefault(CHANGES, {})
+            if not well_formed(changes):
+                self.notes.append(f"{name}: the state's change record is malformed; dropped (a full pass follows).")
+                changes = stream.stream_state[CHANGES] = {}
+            if name in sources:
+                prints = Prints(changes) if stream.replication_key and stream.is_sorted else None
+                if prints is not None:
+                    self.prints[name] = prints
+                self.seen[name] = Seen(changes.setdefault("seen", {}), prints)
+            if name in self.children:
+                self.dues[name] = Dues(changes)
+        for name, dues in self.dues.items():
+            reason = self._full_pass_reason(name, dues)
+            if reason:
+                self._full_pass(name, reason)
+
+    def _full_pass_reason(self, name: str, dues: Dues) -> str | None:
+        since = dues.state.get(SINCE)
+        if not isinstance(since, str):
+            return "no earlier run of this stream in the state"
+        try:
+            began = parse_moment(since)
+        except ValueError:
+            return "the state's `since` is unreadable"
+        if self.now - began >= timedelta(days=self.days):
+            return f"the last full pass began {since}, {self.days:g}+ days ago (per_parent_refresh_days)"
+        missing = [touch.source for touch in self.children[name].touched_by if touch.source not in self.synced]
+        if missing:
+            return f"`{missing[0]}` is not read in this run, so its changes cannot be followed"
+        return None
+
+    def _full_pass(self, name: str, reason: str) -> None:
+        """Owe every parent: those `seen` remembers now; any other listed later is new to `seen`, so owed then."""
+        dues = self.dues[name]
+        parent = self.parent_of[name].name
+        seen = self.seen.get(parent)
+        dues.owe(seen.versions if seen else ())
+        dues.state[SINCE] = self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        dues.state.pop("pending", None)
+        dues.pending = {}
+        self.full_passes[name] = reason
+        self.notes.append(f"{name}: fetching for every {parent} row in this run ({reason}).")
+
+    def first_run_of(self, name: str) -> bool:
+        """True when per-parent stream `name` has no state yet (it was never synced, or just selected)."""
+        return name in self.children and "bookmarks" in self.state and name not in self.state["bookmarks"]
+
+    # -- while a list is read ------------------------------------------------------------
+    def before_listing(self, stream: Listing) -> None:
+        """Owe every parent of a stream whose touches could not all be turned into parents (a `via` row vanished)."""
+        for name, dues in self.dues.items():
+            if self.parent_of[name] is stream and any(dues.pending.values()):
+                self._full_pass(name, "a changed row names parents through a list row this run did not read")
+
+    def observe(self, stream: Listing, row: dict[str, t.Any], mode: Mode = "current") -> bool:
+        """Classify one listed row, owe what it changes, and say whether any child of this row is owed.
+
+        `current`: the list as it is read every run (compared with `seen`); `history`: an older row read for the
+        first time (its own children owed, nothing touched: the API's aggregates already count it); `recon`: an
+        older row read again (compared with `prints`; a changed one is owed and touches like a current one).
+        """
+        row_id = str(row.get("id"))
+        key = row.get(stream.replication_key) if stream.replication_key else None
+        seen = self.seen.get(stream.name)
+        if seen is not None:
+            version = version_of(row, stream.version_fields)
+            prints = self.prints.get(stream.name)
+            if mode == "current":
+                if seen.changed(row_id, version):
+                    self._owe_for_change(stream.name, row, row_id, key)
+                seen.remember(row_id, version, key)
+                bookmark = stream.stream_state.get("replication_key_value") if stream.is_sorted else None
+                if bookmark and len(seen.keys) % PRUNE_EVERY == 0:  # what the sync emitted
+                    seen.forget_below(stream.relisted_from(str(bookmark)))
+                self._release_via(stream.name, row, row_id)
+            elif mode == "history":
+                self._owe(stream, row_id, key)
+                if prints is not None:
+                    prints.put(row_id, version)
+            elif prints is None or prints.changed(row_id, version):
+                self._owe_for_change(stream.name, row, row_id, key)
+                if prints is not None:
+                    prints.put(row_id, version)
+        if not self.enabled:
+            return True
+        return any(
+            parent is stream and (name not in self.dues or self.dues[name].owes(row_id))
+            for name, parent in self.parent_of.items()
+        )
+
+    def _owe(self, stream: Listing, row_id: str, key: str | None) -> None:
+        for name, dues in self.dues.items():
+            if self.parent_of[name] is stream:
+                dues.owe((row_id,), key)
+
+    def _owe_for_change(self, source: str, row: dict[str, t.Any], row_id: str, key: str | None) -> None:
+        for name, dues in self.dues.items():
+            if self.parent_of[name].name == source:
+                dues.owe((row_id,), key)
+            for touch in self.children[name].touched_by:
+                target = touch.target(row) if touch.source == source else None
+                if target is None:
+                    continue
+                if touch.via:
+                    dues.hold(touch.via[0], target)
+                else:
+                    dues.owe((target,))
+
+    def _release_via(self, source: str, row: dict[str, t.Any], row_id: str) -> None:
+        for name, dues in self.dues.items():
+            for touch in self.children[name].touched_by:
+                if touch.via and touch.via[0] == source and dues.release(source, row_id):
+                    listed = row.get(touch.via[1]) or []
+                    dues.owe(str(item["id"]) for item in listed if isinstance(item, dict) and "id" in item)
+
+    def settle(self, stream: Listing, covered_from: str | None = None) -> None:
+        """After a complete listing: forget rows the next run cannot list again, and owed parents that are gone.
+
+        A full list that does not include an owed parent no longer has it; an incremental one only proves it for
+        parents whose key lies in the range it read (`covered_from` on); older ones stay owed.
+        """
+        seen = self.seen.get(stream.name)
+        if seen is not None:
+            seen.finish(stream.relisted_from(seen.newest) if seen.newest else None)
+        listed = seen.keys if seen is not None else {}
+        for name, dues in self.dues.items():
+            if self.parent_of[name] is not stream or not len(dues):
+                continue
+            if stream.replication_key is None:
+                dues.drop(p for p in dues.queue() if p not in listed)
+            elif covered_from is not None:
+                dues.drop(p for p in dues.queue() if p not in listed and dues.keys.get(p, "") >= covered_from)
+
+    def gone(self, stream: Listing, low: str, high: str, listed: set[str]) -> None:
+        """A complete read of `stream` of the keys strictly between `low` and `high` did not list these owed parents."""
+        for name, dues in self.dues.items():
+            if self.parent_of[name] is stream:
+                dues.drop(p for p in dues.queue() if p not in listed and p in dues.keys and low < dues.keys[p] < high)
+
+    def flush(self) -> None:
+        """Bring the state up to date before a STATE message."""
+        for dues in self.dues.values():
+            dues.flush()
+        for prints in self.prints.values():
+            prints.flush()
+
+    # -- per-parent streams --------------------------------------------------------------
+    def owes(self, child: Listing, context: dict[str, t.Any] | None) -> bool:
+        """True when `child` must fetch the children of the parent in `context`."""
+        dues = self.dues.get(child.name)
+        return dues is None or dues.owes(self.parent_id(child, context))
+
+    def paid(self, child: Listing, context: dict[str, t.Any] | None) -> None:
+        """`child` fetched the parent's children: no longer owed."""
+        dues = self.dues.get(child.name)
+        if dues is not None:
+            dues.paid(self.parent_id(child, context))
+
+    def failed(self, child: Listing, context: dict[str, t.Any] | None, error: str) -> None:
+        """`child` could not fetch the parent's children: owed to the next run, with one more try counted."""
+        dues = self.dues.get(child.name)
+        if dues is not None:
+            dues.fail(self.parent_id(child, context), error)
+
+    def parent_id(self, child: Listing, context: dict[str, t.Any] | None) -> str:
+        """The parent id in a per-parent stream's context."""
+        return str((context or {}).get(str(self.parent_of[child.name].child_key)))

@@ -1,0 +1,152 @@
+"""The planner: a run reads its lists, decides what is owed and in which order, then spends the day's budget on it.
+
+The order is what users need first:
+
+1. every list, whole and current (full-table lists; the new rows of incremental lists);
+2. children of parents that are new or changed since the last run, newest first: raw rows (session details, page
+   contents) before the API's aggregates (scenario analytics and participants, skill proficiency);
+3. parents owed by earlier runs (the same order);
+4. history, newest first (sessions below the first run's window), each page's children right after it;
+5. reconciliation: a slice of history read again, changed rows emitted again and their children owed;
+
+then whatever 4 and 5 made owed, and last the parents whose children failed before. A parent whose children keep
+failing (5xx after every retry, a 404 while it is still listed) stays owed with its tries and never blocks the
+rest; the run ends after everything else with `ParentsOwedError` and one line naming them. Today's budget ends
+the run wherever it is, with the state saved (errors.DayBudgetSpentError).
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+
+from tap_exec.errors import ParentsOwedError, RetriesExhaustedError
+from tap_exec.run.history import HISTORY, RECON
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from tap_exec.run import Run
+    from tap_exec.run.owed import Mode
+    from tap_exec.run.protocols import Child, Listing
+
+CHECKPOINT_SECONDS = 60.0  # a STATE message at least this often while children are fetched
+OUTAGE = 3  # consecutive children failing after every retry: the API is down, not one parent
+
+
+class Planner:
+    """Runs the phases in order and keeps the score of failures."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self._last_checkpoint = time.monotonic()
+        self._failing_in_a_row = 0
+        self.phase = "lists"
+
+    # -- what streams ask --------------------------------------------------------------------
+    def inline(self, stream: Listing) -> bool:
+        """True when a list fetches its rows' children as it reads them; else they wait for every list.
+
+        That is in history, reconciliation, a `--test` run, and with tracking off.
+        """
+        return stream.mode != "current" or stream.ABORT_AT_RECORD_COUNT is not None or not self.run.tracker.enabled
+
+    def child_failed(self, child: Listing, context: dict[str, t.Any] | None, exc: Exception) -> None:
+        """A parent's children could not be fetched: owe them with one more try; re-raise if the API looks down."""
+        self.run.tracker.failed(child, context, str(exc))
+        if isinstance(exc, RetriesExhaustedError):
+            self._failing_in_a_row += 1
+            if self._failing_in_a_row >= OUTAGE:
+                raise exc
+        parent = self.run.tracker.parent_id(child, context)
+        self.run.host.logger.warning("%s for %s is owed to the next run: %s", child.name, parent, exc)
+
+    def child_fetched(self) -> None:
+        """A parent's children were fetched: the API answers again; a STATE message if one is due."""
+        self._failing_in_a_row = 0
+        if time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS:
+            self.run.checkpoint()
+
+    # -- the run -----------------------------------------------------------------------------
+    def execute(self, streams: Mapping[str, Listing]) -> None:
+        """Every phase in order (a stop of any kind leaves the state consistent; the caller writes it)."""
+        tracker = self.run.tracker
+        tops = [s for s in streams.values() if s.parent_stream_type is None and s.name in tracker.synced]
+        self._restart_history_for_new_children(tops)
+        self.phase = "lists"
+        for stream in tops:
+            self._sync(stream, "current")
+        children = self._children_in_order()
+        self.phase = "today"
+        self._pay(children, lambda dues, p: p not in dues.carried and p not in dues.failed)
+        self.phase = "owed"
+        self._pay(children, lambda dues, p: p not in dues.failed)
+        modes: tuple[Mode, ...] = (HISTORY, RECON)
+        for mode in modes:
+            self.phase = mode
+            for stream in tops:
+                marks = getattr(stream, "marks", None)
+                if marks is not None and getattr(stream, "reverse_params", None) and self.run.history.due(stream, marks, mode):
+                    self._sync(stream, mode)
+        self.phase = "failed"
+        self._pay(children, lambda dues, p: p not in dues.failures_this_run)
+        self._report_failures()
+
+    def _sync(self, stream: Listing, mode: Mode) -> None:
+        stream.mode = mode
+        try:
+            stream.sync()
+            stream.finalize_state_progress_markers()
+        finally:
+            stream.mode = "current"
+        self.run.checkpoint()
+
+    def _children_in_order(self) -> list[Child]:
+        """Selected per-parent streams: raw rows first, the API's aggregates after them (registry order within)."""
+        children = list(self.run.tracker.children.values())
+        return [c for c in children if not c.aggregate] + [c for c in children if c.aggregate]
+
+    def _pay(self, children: Iterable[Child], due: t.Callable[[t.Any, str], bool]) -> None:
+        tracker = self.run.tracker
+        for child in children:
+            dues = tracker.dues.get(child.name)
+            if dues is None:
+                continue
+            key = str(tracker.parent_of[child.name].child_key)
+            for parent_id in dues.queue():
+                if dues.owes(parent_id) and due(dues, parent_id):
+                    child.sync(context={key: parent_id})
+            self.run.progress.done(child)
+        self.run.checkpoint()
+
+    def _restart_history_for_new_children(self, tops: list[Listing]) -> None:
+        """A per-parent stream selected for the first time under a list with history owes children for all of it."""
+        tracker, history = self.run.tracker, self.run.history
+        for name, parent in tracker.parent_of.items():
+            marks = getattr(parent, "marks", None)
+            if marks is not None and parent in tops and getattr(parent, "reverse_params", None) and tracker.first_run_of(name):
+                history.restart(marks, parent)
+                self.run.host.logger.info("%s: first run of this stream; %s history is read again for it.", name, parent.name)
+
+    def _report_failures(self) -> None:
+        """One line naming every parent still owed after failing, with its tries; an exit status if any failed now."""
+        tracker = self.run.tracker
+        failed_now = {name: dues.failures_this_run for name, dues in tracker.dues.items() if dues.failures_this_run}
+        still = {name: dues.failed for name, dues in tracker.dues.items() if dues.failed}
+        if not still:
+            return
+        parts = []
+        for name, failed in still.items():
+            shown = ", ".join(
+                f"{pid} ({entry.get('tries', 0)} tries: {entry.get('error', '?')})" for pid, entry in list(failed.items())[:3]
+            )
+            more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""  # noqa: PLR2004
+            parts.append(f"{name}: {len(failed)} parent(s) owed, {shown}{more}")
+        line = (
+            "Still owed after failing: "
+            + "; ".join(parts)
+            + ". Everything else is done and the state is saved; the next run tries them again."
+        )
+        if failed_now:
+            raise ParentsOwedError(line + " What to do: if this persists, report the parents above to Exec support.")
+        self.run.host.logger.warning("%s", line)
