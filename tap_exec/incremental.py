@@ -20,6 +20,7 @@ from typing_extensions import override
 
 from tap_exec.cli import parse_datetime
 from tap_exec.client import ExecStream
+from tap_exec.decoding import json_body
 from tap_exec.pagination import Cursor, WindowPaginator
 from tap_exec.run.budget import iso, parse_moment
 from tap_exec.run.history import CURRENT_DAYS, HISTORY, Marks
@@ -47,6 +48,7 @@ class ExecIncrementalStream(ExecStream):
     reverse_params: t.ClassVar[dict[str, str]] = {}
     STATE_MSG_FREQUENCY = 1000  # resumable mid-stream: a bookmark every ten pages
     mode: Mode = "current"
+    _upper: str | None = None
 
     @property
     @override
@@ -81,6 +83,7 @@ class ExecIncrementalStream(ExecStream):
             self.window = WindowPaginator(str(self.replication_key), newest_first=self.newest_first)
         else:
             mark = self.marks.get(self.mode)
+            self._upper = mark.get("before")  # fixed for the whole read, while the mark moves with each row
             pages = self.run.history.pages_for(self.marks) if self.mode == "recon" else None
             self.window = WindowPaginator(
                 str(self.replication_key),
@@ -125,7 +128,7 @@ class ExecIncrementalStream(ExecStream):
         if self.mode != "current":
             params.update(self.reverse_params)
             lower = iso(start) if (start := parse_datetime(str(self.config.get("start_date") or ""))) else None
-            upper = cursor.anchor or self.marks.get(self.mode).get("before")
+            upper = cursor.anchor or self._upper
         elif self.newest_first:
             lower = self.window.top if cursor.catch_up else self.lower_bound(context)
             upper = cursor.anchor
@@ -139,6 +142,16 @@ class ExecIncrementalStream(ExecStream):
         if upper:
             params[self.upper_param] = upper
         return params
+
+    def still_listed(self, row_id: str, key: str) -> bool:
+        """One request asking whether the list still has row `row_id` at its key `key` (a 404 may be a lag).
+
+        A row edited since (a page's `updated_at` moved) is not at `key` any more; the current read lists it again.
+        """
+        params = {**self.params, "page": 1, "page_size": self.config["page_size"], self.lower_param: key, self.upper_param: key}
+        prepared = self.build_prepared_request(method="GET", url=self.get_url(None), params=params, headers=self.http_headers)
+        rows = json_body(self.request_decorator(self._request)(prepared, None))["data"]
+        return any(str(row.get("id")) == row_id for row in rows)
 
     @override
     def covered_from(self, context: Context | None) -> str | None:

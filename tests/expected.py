@@ -38,6 +38,21 @@ ENDPOINTS: dict[str, tuple[str, dict[str, str], str | None, str | None, tuple[st
 }
 
 
+#: Primary keys the simulator's rows are identified by (the tap's order is its own: lists first, then newest first).
+KEYS: dict[str, tuple[str, ...]] = {
+    "scenario_analytics": ("scenario_id",),
+    "scenario_participants": ("scenario_id", "user_id"),
+    "skill_proficiency": ("skill_id", "user_id"),
+    "knowledge_hub_page_versions": ("page_id", "version"),
+}
+
+
+def by_key(stream: str, rows: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """`rows` in primary key order, so two streams' records compare whatever order they came in."""
+    keys = KEYS.get(stream, ("id",))
+    return sorted(rows, key=lambda row: tuple(str(row.get(k)) for k in keys))
+
+
 def served(sim: Simulator, path: str, query: dict[str, str]) -> list[dict[str, t.Any]]:
     """Every row the simulator serves at `path` (all pages), as JSON would carry it."""
     status, body = sim.api.get(path, {**query, "page_size": "100"})

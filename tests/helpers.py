@@ -28,6 +28,7 @@ def fast_config(sim: Simulator, **overrides: t.Any) -> dict[str, t.Any]:
         "retry_backoff_seconds": 0.01,
         "request_timeout": 5,
         "max_requests_per_minute": 100_000,
+        "daily_request_budget": 10_000_000,  # tests of the day's budget set their own
         **overrides,
     }
 

@@ -13,7 +13,7 @@ from contextlib import redirect_stdout
 import pytest
 
 from tap_exec.plan import plan, render
-from tap_exec.progress import RunProgress
+from tap_exec.run.progress import RunProgress
 from tap_exec.simulator import Counts, build
 from tap_exec.tap import TapExec
 from tests.expected import ENDPOINTS

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from tap_exec.progress import RunProgress
+from tap_exec.run.progress import RunProgress
 from tap_exec.simulator import Counts, build
 from tests.expected import ENDPOINTS
 from tests.helpers import catalog_for, fast_config, parse, run_cli, run_tap, write_json

@@ -158,7 +158,7 @@ def test_timeouts_and_dropped_connections_are_retried(make_sim: Callable[..., Si
 def test_retry_after_is_read_from_body_or_header(body: bytes, header: str | None, expected: float | None) -> None:
     import requests
 
-    from tap_exec.client import retry_after_seconds
+    from tap_exec.http import retry_after_seconds
 
     response = requests.Response()
     response.status_code, response._content = 429, body

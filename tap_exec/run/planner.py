@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 import typing as t
 
-from tap_exec.errors import ParentsOwedError, RetriesExhaustedError
+from tap_exec.errors import ParentNotFoundError, ParentsOwedError, RetriesExhaustedError
 from tap_exec.run.history import HISTORY, RECON
 
 if t.TYPE_CHECKING:
@@ -52,14 +52,34 @@ class Planner:
         return stream.mode != "current" or stream.ABORT_AT_RECORD_COUNT is not None or not self.run.tracker.enabled
 
     def child_failed(self, child: Listing, context: dict[str, t.Any] | None, exc: Exception) -> None:
-        """A parent's children could not be fetched: owe them with one more try; re-raise if the API looks down."""
-        self.run.tracker.failed(child, context, str(exc))
+        """A parent's children could not be fetched: owe them with one more try; re-raise if the API looks down.
+
+        A 404 is a lagging replica or a parent deleted since its list was read: a list with a key filter is asked
+        (one request) whether it still has the parent; only a parent gone from its list is gone.
+        """
+        tracker = self.run.tracker
+        parent_id = tracker.parent_id(child, context)
+        if isinstance(exc, ParentNotFoundError) and not self._still_listed(child, parent_id):
+            tracker.paid(child, context)
+            self.run.host.logger.warning("Skipped %s for %s: the parent no longer exists (%s)", child.name, parent_id, exc)
+            return
+        tracker.failed(child, context, str(exc))
         if isinstance(exc, RetriesExhaustedError):
             self._failing_in_a_row += 1
             if self._failing_in_a_row >= OUTAGE:
                 raise exc
-        parent = self.run.tracker.parent_id(child, context)
-        self.run.host.logger.warning("%s for %s is owed to the next run: %s", child.name, parent, exc)
+        self.run.host.logger.warning("%s for %s is owed to the next run: %s", child.name, parent_id, exc)
+
+    def _still_listed(self, child: Listing, parent_id: str) -> bool:
+        """True unless the parent's list, asked with a filter on the parent's key, no longer has it."""
+        tracker = self.run.tracker
+        parent = tracker.parent_of[child.name]
+        dues = tracker.dues.get(child.name)
+        key = dues.keys.get(parent_id) if dues is not None else None
+        probe = getattr(parent, "still_listed", None)
+        if key is None or probe is None:
+            return True  # a full list decides on the next run (run/owed.py settles parents it no longer has)
+        return bool(probe(parent_id, key))
 
     def child_fetched(self) -> None:
         """A parent's children were fetched: the API answers again; a STATE message if one is due."""
@@ -81,13 +101,16 @@ class Planner:
         self._pay(children, lambda dues, p: p not in dues.carried and p not in dues.failed)
         self.phase = "owed"
         self._pay(children, lambda dues, p: p not in dues.failed)
-        modes: tuple[Mode, ...] = (HISTORY, RECON)
-        for mode in modes:
-            self.phase = mode
-            for stream in tops:
-                marks = getattr(stream, "marks", None)
-                if marks is not None and getattr(stream, "reverse_params", None) and self.run.history.due(stream, marks, mode):
-                    self._sync(stream, mode)
+        for stream in tops:
+            marks = getattr(stream, "marks", None)
+            if marks is None or not getattr(stream, "reverse_params", None):
+                continue
+            self.phase = HISTORY
+            if self.run.history.due(stream, marks, HISTORY):
+                self._sync(stream, HISTORY)  # a run that reads history re-reads none of it
+            elif self.run.history.due(stream, marks, RECON):
+                self.phase = RECON
+                self._sync(stream, RECON)
         self.phase = "failed"
         self._pay(children, lambda dues, p: p not in dues.failures_this_run)
         self._report_failures()
