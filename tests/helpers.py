@@ -38,6 +38,7 @@ class Output:
     """The Singer messages of one run, sorted by kind."""
 
     messages: list[dict[str, t.Any]] = field(default_factory=list)
+    stopped: str | None = None  # with `run_tap(stop_ok=True)`: why the run stopped cleanly, if it did
 
     def records(self, stream: str) -> list[dict[str, t.Any]]:
         """RECORD payloads of one stream, in emission order."""
@@ -92,16 +93,20 @@ def run_tap(
         catalog = catalog_for(config, selected)
     raw = io.BytesIO()
     stdout = io.TextIOWrapper(raw, encoding="utf-8")  # the writer writes bytes to stdout's buffer
+    stopped: str | None = None
     with contextlib.redirect_stdout(stdout):
         tap = TapExec(config=config, catalog=catalog, state=copy.deepcopy(state))
         try:
             tap.sync_all()
-        except StopSyncError:
+        except StopSyncError as exc:
             if not stop_ok:
                 raise
+            stopped = f"{type(exc).__name__}: {exc}"
             tap.state_writer.write_state(tap.state)
         stdout.flush()
-    return parse(raw.getvalue().decode("utf-8"))
+    out = parse(raw.getvalue().decode("utf-8"))
+    out.stopped = stopped
+    return out
 
 
 def run_cli(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:

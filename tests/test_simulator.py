@@ -1,13 +1,19 @@
-"""The simulator answers bad queries as the API does: 400 with the error envelope, never a dropped connection."""
+"""The simulator answers bad queries as the API does (400 with the error envelope), and keeps the API's clock and day."""
 
 from __future__ import annotations
 
+import email.utils
+import time
 import typing as t
 
 import pytest
 import requests
 
+from tap_exec.simulator import Counts, Limits, build
+
 if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tap_exec.simulator import Simulator
 
 BAD_QUERIES = [
@@ -57,3 +63,57 @@ def test_other_methods_are_refused_with_405(sim: Simulator) -> None:
         response = _get(sim, "/sessions", method=method)
         assert response.status_code == 405, method
         assert response.headers["Allow"] == "GET"
+
+
+def _midnight_after(moment: float) -> float:
+    return (moment // 86_400 + 1) * 86_400
+
+
+def test_every_response_carries_one_date_header_from_the_simulated_clock(make_sim: Callable[..., Simulator]) -> None:
+    sim = make_sim(clock_offset=3 * 86_400)
+    sim.advance(86_400 + 0.25)
+    for path, status in (("/workspace", 200), ("/sessions/nope", 404), ("/sessions?sorting=newest", 400)):
+        response = _get(sim, path)
+        assert response.status_code == status, path
+        dates = [value for name, value in response.raw.headers.items() if name.lower() == "date"]
+        assert len(dates) == 1, dates
+        sent = email.utils.parsedate_to_datetime(dates[0]).timestamp()
+        assert abs(sent - sim.now()) < 2, (dates[0], sim.now())
+        assert sent - time.time() > 4 * 86_400 - 2
+    unauthorised = requests.get(f"{sim.url}/workspace", timeout=5)
+    assert unauthorised.status_code == 401
+    assert abs(email.utils.parsedate_to_datetime(unauthorised.headers["Date"]).timestamp() - sim.now()) < 2
+
+
+def test_rows_added_while_serving_are_stamped_by_the_simulated_clock(make_sim: Callable[..., Simulator]) -> None:
+    sim = make_sim(data=build(3, Counts.scaled(0.05)), clock_offset=-time.time() % 86_400 + 10 * 86_400)
+    before = sim.data.sessions[-1].created
+    sim.advance(86_400)
+    session = sim.data.insert_session()
+    assert abs(session.created - sim.now()) < 2
+    assert session.created > before
+    assert _get(sim, "/sessions", "page_size=1").json()["data"][0]["id"] == session.id
+
+
+def test_the_daily_limit_is_per_api_day_and_announces_the_seconds_to_midnight(make_sim: Callable[..., Simulator]) -> None:
+    start = 10 * 86_400 + 3_600 - time.time() % 86_400  # 01:00 UTC, ten days ahead
+    sim = make_sim(data=build(3, Counts.scaled(0.05)), limits=Limits(daily=3, style="body"), clock_offset=start)
+    assert [_get(sim, "/workspace").status_code for _ in range(3)] == [200, 200, 200]
+    refused = _get(sim, "/workspace")
+    assert refused.status_code == 429
+    to_midnight = _midnight_after(sim.now()) - sim.now()
+    assert abs(refused.json()["retry_after"] - to_midnight) <= 2
+    assert 22 * 3600 < refused.json()["retry_after"] <= 23 * 3600
+    assert "Date" in refused.headers
+    sim.advance(12 * 3600)  # 13:00 the same day: still spent
+    assert _get(sim, "/workspace").status_code == 429
+    sim.advance(to_midnight - 12 * 3600 + 60)  # just past midnight: a new day
+    assert [_get(sim, "/workspace").status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_a_fixed_daily_retry_after_is_announced_as_given(make_sim: Callable[..., Simulator]) -> None:
+    sim = make_sim(data=build(3, Counts.scaled(0.05)), limits=Limits(daily=1, daily_retry_after=20_000, style="header"))
+    assert _get(sim, "/workspace").status_code == 200
+    refused = _get(sim, "/workspace")
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "20000"

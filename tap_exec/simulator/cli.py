@@ -24,7 +24,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate-limit", type=int, help="requests allowed per --rate-window seconds")
     parser.add_argument("--rate-window", type=float, default=60.0, help="rate-limit window in seconds (default 60)")
     parser.add_argument("--retry-after", type=float, help="retry_after announced on 429 (default: real time to wait)")
-    parser.add_argument("--daily-limit", type=int, help="requests allowed in all (then 429 with a long retry_after)")
+    parser.add_argument(
+        "--daily-limit",
+        type=int,
+        help="requests allowed per API day (UTC day of the simulator's clock; then 429 with retry_after to its midnight)",
+    )
+    parser.add_argument(
+        "--clock-offset",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="the API's clock (its Date header, the day of --daily-limit, new rows) runs this far ahead of the wall clock",
+    )
     parser.add_argument("--retry-style", default="body", choices=("body", "error", "header", "header-date", "none"))
     parser.add_argument("--fault-rate", type=float, default=0.0, help="probability that a request fails (seeded)")
     parser.add_argument("--fault-seed", type=int, default=1)
@@ -53,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         ),
         compress=args.gzip,
         churn_every=args.churn_every,
+        clock_offset=args.clock_offset,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import bisect
+import copy
 import random
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tap_exec.simulator.params import parse_datetime
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # All generated timestamps fall before this instant; rows added during a sync come after it.
 EPOCH_NOW = int(datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp())
@@ -117,7 +121,18 @@ class Dataset:
     sources: list[dict[str, Any]] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
     clock: int = EPOCH_NOW
+    # What "now" is for rows added while serving: the wall clock, or the clock of the Simulator serving this data
+    # (it sets this), so that a simulator moved forward (`Simulator.advance`) stamps new rows in its own day.
+    now: Callable[[], float] = field(default_factory=lambda: time.time, repr=False, compare=False)
     _by_id: dict[str, Session] | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Dataset:
+        """A deep copy of the rows; the copy keeps the same `now` (a Simulator serving the copy sets its own)."""
+        clone = copy.copy(self)
+        for item in fields(self):
+            if item.name != "now":
+                setattr(clone, item.name, copy.deepcopy(getattr(self, item.name), memo))
+        return clone
 
     def session(self, session_id: str) -> Session | None:
         """Look a session up by id (index rebuilt after inserts and deletes)."""
@@ -131,8 +146,8 @@ class Dataset:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def tick(self) -> int:
-        """The time of a change made now: the wall clock (as the real API stamps rows), never repeating."""
-        self.clock = max(self.clock + 1, int(time.time()))
+        """The time of a change made now: `now()` (as the real API stamps rows), never repeating."""
+        self.clock = max(self.clock + 1, int(self.now()))
         return self.clock
 
     def past(self, span: int = YEAR) -> int:

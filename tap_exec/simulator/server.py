@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import gzip
 import json
+import math
 import random
 import threading
 import time
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from tap_exec.simulator.data import Dataset
 
 BASE_PATH = "/rest/v1"
+DAY = 86_400
 DEFAULT_API_KEY = "exec_live_" + "S1mulat0rKey" * 3 + "abcd"
 FAULT_KINDS = ("500", "502", "503", "504", "drop", "truncate", "invalid_json", "slow")
 
@@ -39,13 +41,13 @@ class Faults:
 
 @dataclass
 class Limits:
-    """Rate limits: `per_window` requests per `window` seconds, and `daily` in all."""
+    """Rate limits: `per_window` requests per `window` seconds, and `daily` per API day (UTC, by the simulator's clock)."""
 
     per_window: int | None = None
     window: float = 60.0
     retry_after: float | None = None  # announced wait; None announces the real time to the next free slot
-    daily: int | None = None
-    daily_retry_after: int = 6 * 3600
+    daily: int | None = None  # requests accepted per UTC day of `Simulator.now()`; the count resets at each midnight
+    daily_retry_after: int | None = None  # announced wait past `daily`; None announces the seconds to the next midnight
     style: str = "body"  # body (top level), error (inside `error`), header (seconds), header-date, none
 
 
@@ -96,8 +98,11 @@ class Simulator:
         members_shape: str = "flat",
         compress: bool = False,
         churn_every: int = 0,
+        clock_offset: float = 0.0,
     ) -> None:
+        self.clock_offset = clock_offset
         self.data = data if data is not None else build()
+        self.data.now = self.now  # rows added while serving are stamped by this simulator's clock
         self.api = ExecApi(self.data, members_shape=members_shape)
         self.api_key = api_key
         self.faults = faults or Faults()
@@ -109,11 +114,27 @@ class Simulator:
         self._fault_rng = random.Random(self.faults.seed)
         self._window: deque[float] = deque()
         self._accepted = 0
+        self._day: int | None = None  # the API day (days since the epoch, UTC) that `_today` counts
+        self._today = 0
         self._schedule: dict[int, list[Callable[[Dataset], Any]]] = {}
         self._canned: list[Canned] = []
         self.server = ThreadingHTTPServer((host, port), _handler_for(self))
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
+
+    def now(self) -> float:
+        """The API's clock, in epoch seconds: the wall clock plus `clock_offset` (the `Date` header of every response)."""
+        return time.time() + self.clock_offset
+
+    def advance(self, seconds: float) -> float:
+        """Move the API's clock forward by `seconds` (a simulated day: 86,400); returns the new `now()`."""
+        self.clock_offset += seconds  # no lock: a scheduled change may advance the clock while the lock is held
+        return self.now()
+
+    def seconds_to_midnight(self, now: float | None = None) -> int:
+        """Whole seconds from `now` (default: `now()`) to the next UTC midnight of the API's clock, when `daily` resets."""
+        moment = self.now() if now is None else now
+        return max(1, math.ceil((math.floor(moment / DAY) + 1) * DAY - moment))
 
     @property
     def url(self) -> str:
@@ -176,8 +197,14 @@ class Simulator:
         now = time.monotonic()
         while self._window and now - self._window[0] >= self.limits.window:
             self._window.popleft()
-        if self.limits.daily is not None and self._accepted >= self.limits.daily:
-            return self._rate_limited(self.limits.daily_retry_after, "Daily request limit exceeded")
+        api_now = self.now()
+        day = math.floor(api_now / DAY)
+        if day != self._day:
+            self._day, self._today = day, 0
+        if self.limits.daily is not None and self._today >= self.limits.daily:
+            fixed = self.limits.daily_retry_after
+            until = self.seconds_to_midnight(api_now) if fixed is None else fixed
+            return self._rate_limited(until, "Daily request limit exceeded")
         if self.limits.per_window is not None and len(self._window) >= self.limits.per_window:
             wait = self.limits.retry_after
             if wait is None:
@@ -185,6 +212,7 @@ class Simulator:
             return self._rate_limited(wait, "Rate limit exceeded")
         self._window.append(now)
         self._accepted += 1
+        self._today += 1
         for change in self._schedule.pop(self._accepted, []):
             change(self.data)
         if self.churn_every and self._accepted % self.churn_every == 0:
@@ -204,7 +232,7 @@ class Simulator:
         elif style == "header":
             headers["Retry-After"] = str(seconds)
         elif style == "header-date":
-            headers["Retry-After"] = email.utils.formatdate(time.time() + wait, usegmt=True)
+            headers["Retry-After"] = email.utils.formatdate(self.now() + wait, usegmt=True)
         return 429, body, headers
 
     def draw_fault(self) -> str | None:
@@ -221,6 +249,10 @@ def _handler_for(sim: Simulator) -> type[BaseHTTPRequestHandler]:  # noqa: C901 
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401
             """Quiet: the simulator keeps its own log in `stats`."""
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            """The `Date` header `send_response` adds to every response (once), from the simulator's clock."""
+            return email.utils.formatdate(sim.now() if timestamp is None else timestamp, usegmt=True)
 
         def do_GET(self) -> None:
             """Serve one API request."""
