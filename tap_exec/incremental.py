@@ -23,10 +23,10 @@ from tap_exec.client import ExecStream
 from tap_exec.decoding import json_body
 from tap_exec.pagination import Cursor, WindowPaginator
 from tap_exec.run.budget import iso, parse_moment
-from tap_exec.run.history import CURRENT_DAYS, HISTORY, Marks
+from tap_exec.run.history import CURRENT_DAYS, DETAILS, HISTORY, Marks
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     import requests
     from singer_sdk.helpers.types import Context, Record
@@ -48,6 +48,8 @@ class ExecIncrementalStream(ExecStream):
     reverse_params: t.ClassVar[dict[str, str]] = {}
     STATE_MSG_FREQUENCY = 1000  # resumable mid-stream: a bookmark every ten pages
     mode: Mode = "current"
+    #: Read history only while its unread pages fit this share of today's budget (the planner's first pass).
+    history_share: float | None = None
     _upper: str | None = None
 
     @property
@@ -85,6 +87,7 @@ class ExecIncrementalStream(ExecStream):
             mark = self.marks.get(self.mode)
             self._upper = mark.get("before")  # fixed for the whole read, while the mark moves with each row
             pages = self.run.history.pages_for(self.marks) if self.mode == "recon" else None
+            share, day = self.history_share, self.run.day
             self.window = WindowPaginator(
                 str(self.replication_key),
                 newest_first=True,
@@ -92,6 +95,7 @@ class ExecIncrementalStream(ExecStream):
                 max_pages=pages,
                 tail=mark.get("before"),
                 tail_ids=mark.get("ids", ()),
+                go_on=(lambda left: left <= day.left() * share) if share else None,
             )
         return self.window
 
@@ -142,6 +146,29 @@ class ExecIncrementalStream(ExecStream):
         if upper:
             params[self.upper_param] = upper
         return params
+
+    def history_rows(self) -> Iterator[dict[str, t.Any]]:
+        """History rows newest first from the details cursor, for their raw children; the cursor moves after each.
+
+        The list is read again (one request per 100 rows) rather than remembering every row's id in the state; its
+        rows are not emitted again (the history read did that).
+        """
+        marks, key, top = self.marks, str(self.replication_key), dict(self.marks.get(DETAILS))  # the mark moves; `top` not
+        window = WindowPaginator(key, newest_first=True, catch_up=False, tail=top.get("before"), tail_ids=top.get("ids", ()))
+        lower = parse_datetime(str(self.config.get("start_date") or ""))
+        while not window.finished:
+            cursor = window.current_value
+            params = {**self.params, **self.reverse_params, "page": cursor.page, "page_size": self.config["page_size"]}
+            params[self.upper_param] = cursor.anchor or top["before"]
+            if lower:
+                params[self.lower_param] = iso(lower)
+            prepared = self.build_prepared_request(method="GET", url=self.get_url(None), params=params, headers=self.http_headers)
+            response = self.request_decorator(self._request)(prepared, None)
+            for row in window.unseen(json_body(response)["data"]):
+                yield row
+                marks.advance(DETAILS, str(row[key]), str(row["id"]))  # once its children were fetched
+            window.advance(response)
+        marks.state.pop(DETAILS, None)
 
     def still_listed(self, row_id: str, key: str) -> bool:
         """One request asking whether the list still has row `row_id` at its key `key` (a 404 may be a lag).

@@ -60,17 +60,20 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
         max_pages: int | None = None,
         tail: str | None = None,
         tail_ids: t.Iterable[t.Any] = (),
+        go_on: t.Callable[[int], bool] | None = None,
     ) -> None:
         """A window over `key`; the knobs say how it starts, ends and catches up.
 
         `catch_up` False for a window with a fixed upper bound (rows cannot jump above it); `max_pages` stops a
-        slice early; `tail`/`tail_ids` resume a window whose rows at key `tail` were already read.
+        slice early; `tail`/`tail_ids` resume a window whose rows at key `tail` were already read; `go_on`, given
+        the pages still unread, says whether to read on (a share of the day's budget).
         """
         super().__init__(Cursor())
         self.key = key
         self.newest_first = newest_first
         self.catch_up = catch_up
         self.max_pages = max_pages
+        self.go_on = go_on
         self.tail: str | None = tail  # key value of the last row read
         self.tail_ids: set[t.Any] = set(tail_ids)  # ids read at that key value
         self.complete = False  # True once the window was read to its end
@@ -131,6 +134,8 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
         if pagination["page"] < pagination["total_pages"]:
             if self.max_pages is not None and self.responses >= self.max_pages:
                 return False  # a slice: the rest waits for a later run, which resumes at `tail`
+            if self.go_on is not None and not self.go_on(pagination["total_pages"] - pagination["page"]):
+                return False
             self._next = Cursor(current.page + 1, current.anchor, current.catch_up)
         elif self.catch_up and self.newest_first and not current.catch_up and self.responses > 1 and self.top is not None:
             self._next, self.window_total = Cursor(1, None, catch_up=True), None

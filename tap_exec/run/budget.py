@@ -7,6 +7,7 @@ import time
 import typing as t
 from datetime import datetime, timezone
 
+CLOCK_SLACK = 2.0  # seconds: the `Date` header counts whole seconds, and a response takes time
 BUDGET = "budget"  # the state's top-level key: {"day": "YYYY-MM-DD", "spent": n, "offset": seconds}
 
 
@@ -43,10 +44,12 @@ class ApiDay:
         now = self.now()
         return 86_400 - (now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6)
 
-    def _roll(self) -> None:
+    def _roll(self, *, corrected: bool = False) -> None:
+        """A new API day starts a new count; a clock just corrected means this run's requests were today's."""
         today = self.today()
         if self.record["day"] != today:
-            self.record["day"], self.record["spent"] = today, 0
+            self.record["day"] = today
+            self.record["spent"] = self.spent_this_run if corrected else 0
 
     def learn(self, date_header: str | None) -> None:
         """Set the clock from a response's `Date` header (an unreadable one is ignored)."""
@@ -59,9 +62,10 @@ class ApiDay:
         if moment.tzinfo is None:
             return
         offset = moment.timestamp() - time.time()
-        if abs(offset - self.record["offset"]) >= 1.0:  # the header counts whole seconds
+        corrected = abs(offset - self.record["offset"]) >= CLOCK_SLACK
+        if corrected:
             self.record["offset"] = round(offset, 1)
-        self._roll()
+        self._roll(corrected=corrected)
 
     def left(self) -> int:
         """Requests today's budget still allows."""

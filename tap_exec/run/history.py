@@ -22,6 +22,7 @@ if t.TYPE_CHECKING:
 
 HISTORY: t.Final = "history"
 RECON: t.Final = "recon"
+DETAILS: t.Final = "details"  # the raw children of history rows, fetched newest first after the history list
 CURRENT_DAYS = 7  # a first run reads the last week as today's data, the rest as history
 
 
@@ -65,6 +66,10 @@ class Marks:
         mark = self.get(HISTORY)
         return bool(mark) and not mark.get("done")
 
+    def details_due(self) -> bool:
+        """True while history rows wait for their raw children."""
+        return bool(self.get(DETAILS).get("before"))
+
 
 class History:
     """Decides which lists read history or reconcile in this run, and settles what each read proved."""
@@ -80,7 +85,7 @@ class History:
         if mode == HISTORY:
             return marks.history_due()
         edge = self._edge(stream, marks)
-        if self.days <= 0 or marks.history_due() or not edge:
+        if self.days <= 0 or marks.history_due() or marks.details_due() or not edge:
             return False
         if not marks.get(RECON).get("before"):
             marks.begin(RECON, edge)
@@ -96,11 +101,11 @@ class History:
         top = marks.top()
         return max(edge, top) if top else edge
 
-    def restart(self, marks: Marks, stream: Listing) -> None:
-        """Read history again from the window's edge (a per-parent stream selected for the first time owes it all)."""
-        edge = self._edge(stream, marks)
+    def owe_details(self, marks: Marks, stream: Listing) -> None:
+        """History rows owe their raw children, newest first, from the window's edge (or where history began)."""
+        edge = self._edge(stream, marks) or marks.top()
         if edge:
-            marks.state[HISTORY] = {"before": edge, "ids": [], "fresh": True, "read": 0, "top": edge}
+            marks.state[DETAILS] = {"before": edge, "ids": []}
             marks.state.pop(RECON, None)
 
     def pages_for(self, marks: Marks) -> int:

@@ -161,7 +161,8 @@ class Dues:
 
     def queue(self) -> list[str]:
         """Owed parents in the order to fetch them: this run's newest first, then earlier runs', failed ones last."""
-        ordered = list(self._owed)[::-1]
+        latest_first = list(self._owed)[::-1]  # the sort is stable: ties (no key) stay latest first
+        ordered = sorted(latest_first, key=lambda p: self.keys.get(p, ""), reverse=True)  # newest key first
         fresh = [p for p in ordered if p not in self.carried]
         older = [p for p in ordered if p in self.carried]
         return [p for p in fresh + older if p not in self.failed] + [p for p in fresh + older if p in self.failed]

@@ -155,25 +155,19 @@ class ChangeTracker:
         row_id = str(row.get("id"))
         key = row.get(stream.replication_key) if stream.replication_key else None
         seen = self.seen.get(stream.name)
-        if seen is not None:
+        if seen is not None and mode == "current":
             version = version_of(row, stream.version_fields)
-            prints = self.prints.get(stream.name)
-            if mode == "current":
-                if seen.changed(row_id, version):
-                    self._owe_for_change(stream.name, row, row_id, key)
-                seen.remember(row_id, version, key)
-                bookmark = stream.stream_state.get("replication_key_value") if stream.is_sorted else None
-                if bookmark and len(seen.keys) % PRUNE_EVERY == 0:  # what the sync emitted
-                    seen.forget_below(stream.relisted_from(str(bookmark)))
-                self._release_via(stream.name, row, row_id)
-            elif mode == "history":
-                self._owe(stream, row_id, key)
-                if prints is not None:
-                    prints.put(row_id, version)
-            elif prints is None or prints.changed(row_id, version):
+            if seen.changed(row_id, version):
                 self._owe_for_change(stream.name, row, row_id, key)
-                if prints is not None:
-                    prints.put(row_id, version)
+            seen.remember(row_id, version, key)
+            bookmark = stream.stream_state.get("replication_key_value") if stream.is_sorted else None
+            if bookmark and len(seen.keys) % PRUNE_EVERY == 0:  # what the sync emitted
+                seen.forget_below(stream.relisted_from(str(bookmark)))
+            self._release_via(stream.name, row, row_id)
+        elif seen is not None:
+            self._compare_older(stream, row, row_id, key, mode)
+        if mode == "history":
+            return False
         if not self.enabled:
             return True
         return any(
@@ -181,10 +175,20 @@ class ChangeTracker:
             for name, parent in self.parent_of.items()
         )
 
-    def _owe(self, stream: Listing, row_id: str, key: str | None) -> None:
-        for name, dues in self.dues.items():
-            if self.parent_of[name] is stream:
-                dues.owe((row_id,), key)
+    def _compare_older(self, stream: Listing, row: dict[str, t.Any], row_id: str, key: str | None, mode: Mode) -> None:
+        """A row older than the window: remember its print; in reconciliation, a changed one is owed and touches."""
+        version = version_of(row, stream.version_fields)
+        prints = self.prints.get(stream.name)
+        if mode == "recon" and (prints is None or prints.changed(row_id, version)):
+            self._owe_for_change(stream.name, row, row_id, key)
+        if prints is not None:
+            prints.put(row_id, version)
+
+    def owe_own(self, child: Listing, row_id: str, key: str | None) -> None:
+        """Owe one parent's children to `child` (a history row reached by the details cursor)."""
+        dues = self.dues.get(child.name)
+        if dues is not None:
+            dues.owe((row_id,), key)
 
     def _owe_for_change(self, source: str, row: dict[str, t.Any], row_id: str, key: str | None) -> None:
         for name, dues in self.dues.items():

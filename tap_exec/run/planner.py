@@ -21,7 +21,7 @@ import time
 import typing as t
 
 from tap_exec.errors import ParentNotFoundError, ParentsOwedError, RetriesExhaustedError
-from tap_exec.run.history import HISTORY, RECON
+from tap_exec.run.history import DETAILS, HISTORY, RECON
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -31,6 +31,7 @@ if t.TYPE_CHECKING:
     from tap_exec.run.protocols import Child, Listing
 
 CHECKPOINT_SECONDS = 60.0  # a STATE message at least this often while children are fetched
+HISTORY_LIST_SHARE = 0.5  # history's list pages join the lists while they fit this share of today's budget
 OUTAGE = 3  # consecutive children failing after every retry: the API is down, not one parent
 
 
@@ -90,33 +91,73 @@ class Planner:
     # -- the run -----------------------------------------------------------------------------
     def execute(self, streams: Mapping[str, Listing]) -> None:
         """Every phase in order (a stop of any kind leaves the state consistent; the caller writes it)."""
-        tracker = self.run.tracker
+        tracker, history = self.run.tracker, self.run.history
         tops = [s for s in streams.values() if s.parent_stream_type is None and s.name in tracker.synced]
-        self._restart_history_for_new_children(tops)
+        backward = [s for s in tops if getattr(s, "reverse_params", None)]
+        listed: list[Listing] = []  # lists that read history in this run (they reconcile none of it)
         self.phase = "lists"
         for stream in tops:
-            self._sync(stream, "current")
+            self._sync(stream, "current")  # a first run's current read is where history begins
+            if stream in backward:
+                self._owe_history_details(stream)
+            if stream in backward and history.due(stream, stream.marks, HISTORY):  # type: ignore[attr-defined]
+                listed.append(stream)  # history's list too, while it fits half of today's budget: cheap, and the marts want it
+                self._sync(stream, HISTORY, share=HISTORY_LIST_SHARE)
         children = self._children_in_order()
+        raw = [child for child in children if not child.aggregate]
+        aggregates = [child for child in children if child.aggregate]
         self.phase = "today"
-        self._pay(children, lambda dues, p: p not in dues.carried and p not in dues.failed)
+        self._pay(raw, lambda dues, p: p not in dues.carried and p not in dues.failed)
         self.phase = "owed"
-        self._pay(children, lambda dues, p: p not in dues.failed)
-        for stream in tops:
-            marks = getattr(stream, "marks", None)
-            if marks is None or not getattr(stream, "reverse_params", None):
-                continue
-            self.phase = HISTORY
-            if self.run.history.due(stream, marks, HISTORY):
-                self._sync(stream, HISTORY)  # a run that reads history re-reads none of it
-            elif self.run.history.due(stream, marks, RECON):
-                self.phase = RECON
+        self._pay(raw, lambda dues, p: p not in dues.failed)
+        self.phase = HISTORY
+        for stream in listed:
+            if history.due(stream, stream.marks, HISTORY):  # type: ignore[attr-defined]
+                self._sync(stream, HISTORY)
+        for stream in backward:
+            if stream.marks.details_due():  # type: ignore[attr-defined]
+                self._history_details(stream)
+        self.phase = "aggregates"  # the API's aggregates wait for raw rows, which the marts can derive them from
+        self._pay(aggregates, lambda dues, p: p not in dues.failed)
+        self.phase = RECON
+        for stream in backward:
+            if stream not in listed and history.due(stream, stream.marks, RECON):  # type: ignore[attr-defined]
                 self._sync(stream, RECON)
+        self._pay(children, lambda dues, p: p not in dues.failed)
         self.phase = "failed"
         self._pay(children, lambda dues, p: p not in dues.failures_this_run)
         self._report_failures()
 
-    def _sync(self, stream: Listing, mode: Mode) -> None:
+    def _owe_history_details(self, stream: Listing) -> None:
+        """History just begun, or a raw per-parent stream selected for the first time: history rows owe children."""
+        tracker, marks = self.run.tracker, stream.marks  # type: ignore[attr-defined]
+        raw = [name for name, parent in tracker.parent_of.items() if parent is stream and not tracker.children[name].aggregate]
+        if not raw or marks.details_due():
+            return
+        if marks.get(HISTORY).get("fresh") and not marks.get(HISTORY).get("read"):
+            marks.state[DETAILS] = {"before": marks.top(), "ids": []}
+        elif any(tracker.first_run_of(name) for name in raw):
+            self.run.history.owe_details(marks, stream)
+            note = "%s: first run; the %s rows older than the window are read again for it."
+            self.run.host.logger.info(note, raw[0], stream.name)
+
+    def _history_details(self, stream: Listing) -> None:
+        """The raw children of history rows, newest first, from the details cursor."""
+        tracker = self.run.tracker
+        raw = [tracker.children[name] for name, parent in tracker.parent_of.items() if parent is stream]
+        raw = [child for child in raw if not child.aggregate]
+        key, replication_key = str(stream.child_key), str(stream.replication_key)
+        for row in stream.history_rows():  # type: ignore[attr-defined]
+            for child in raw:
+                tracker.owe_own(child, str(row["id"]), row.get(replication_key))
+                child.sync(context={key: str(row["id"])})
+        for child in raw:
+            self.run.progress.done(child)
+        self.run.checkpoint()
+
+    def _sync(self, stream: Listing, mode: Mode, share: float | None = None) -> None:
         stream.mode = mode
+        stream.history_share = share  # type: ignore[attr-defined]
         try:
             stream.sync()
             stream.finalize_state_progress_markers()
@@ -141,15 +182,6 @@ class Planner:
                     child.sync(context={key: parent_id})
             self.run.progress.done(child)
         self.run.checkpoint()
-
-    def _restart_history_for_new_children(self, tops: list[Listing]) -> None:
-        """A per-parent stream selected for the first time under a list with history owes children for all of it."""
-        tracker, history = self.run.tracker, self.run.history
-        for name, parent in tracker.parent_of.items():
-            marks = getattr(parent, "marks", None)
-            if marks is not None and parent in tops and getattr(parent, "reverse_params", None) and tracker.first_run_of(name):
-                history.restart(marks, parent)
-                self.run.host.logger.info("%s: first run of this stream; %s history is read again for it.", name, parent.name)
 
     def _report_failures(self) -> None:
         """One line naming every parent still owed after failing, with its tries; an exit status if any failed now."""
