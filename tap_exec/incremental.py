@@ -51,6 +51,7 @@ class ExecIncrementalStream(ExecStream):
     #: Read history only while its unread pages fit this share of today's budget (the planner's first pass).
     history_share: float | None = None
     _upper: str | None = None
+    _read_from: str | None = None  # the lower bound of this run's current read
 
     @property
     @override
@@ -133,14 +134,15 @@ class ExecIncrementalStream(ExecStream):
             params.update(self.reverse_params)
             lower = iso(start) if (start := parse_datetime(str(self.config.get("start_date") or ""))) else None
             upper = cursor.anchor or self._upper
-        elif self.newest_first:
-            lower = self.window.top if cursor.catch_up else self.lower_bound(context)
-            upper = cursor.anchor
         else:
-            lower = cursor.anchor or self.lower_bound(context)
-            upper = self.started_at
-        if self.mode == "current" and cursor == Cursor():
-            self._read_from = lower  # what a complete read covers (run/owed.py settles owed parents below the bookmark)
+            if cursor == Cursor():  # once per read: the bookmark moves as rows are emitted, the read's range does not
+                self._read_from = self.lower_bound(context)
+            if self.newest_first:
+                lower = self.window.top if cursor.catch_up else self._read_from
+                upper = cursor.anchor
+            else:
+                lower = cursor.anchor or self._read_from
+                upper = self.started_at
         if lower:
             params[self.lower_param] = lower
         if upper:
@@ -183,7 +185,7 @@ class ExecIncrementalStream(ExecStream):
     @override
     def covered_from(self, context: Context | None) -> str | None:
         """The lower bound of this run's current read (the bookmark has moved since it began)."""
-        return getattr(self, "_read_from", None) or ""
+        return self._read_from or ""
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:

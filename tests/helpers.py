@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,15 @@ from tap_exec.errors import StopSyncError
 from tap_exec.tap import TapExec
 
 if t.TYPE_CHECKING:
-    from tap_exec.simulator import Simulator
+    from tap_exec.simulator import Dataset, Simulator
+
+
+def recent(data: Dataset, newest_seconds_ago: int = 3600) -> Dataset:
+    """Move every session so the newest was created `newest_seconds_ago` (a workspace practising until today)."""
+    delta = int(time.time()) - newest_seconds_ago - max(s.created for s in data.sessions)
+    for session in data.sessions:
+        session.created += delta
+    return data
 
 
 def fast_config(sim: Simulator, **overrides: t.Any) -> dict[str, t.Any]:

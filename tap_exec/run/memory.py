@@ -96,9 +96,13 @@ class Prints:
         return hashlib.blake2b(row_id.encode(), digest_size=4).digest(), bytes.fromhex(version[:4] or "0000")
 
     def changed(self, row_id: str, version: str) -> bool:
-        """True when the row is not remembered or its version differs (a regrade, a renamed user or scenario)."""
+        """True when the row's remembered version differs (a regrade, a renamed user or scenario).
+
+        A row never remembered (a state from before prints) is not called changed: it is remembered from now on.
+        """
         key, value = self._parts(row_id, version)
-        return self.table.get(key) != value
+        known = self.table.get(key)
+        return known is not None and known != value
 
     def put(self, row_id: str, version: str) -> None:
         """Remember a row's version."""
@@ -152,8 +156,9 @@ class Dues:
         for parent_id in list(parent_ids):
             self.paid(parent_id)
 
-    def fail(self, parent_id: str, error: str) -> None:
+    def fail(self, parent_id: str, error: str, key: str | None = None) -> None:
         """The parent's children could not be fetched: still owed, one more try counted."""
+        self.owe((parent_id,), key)
         entry = self.failed.setdefault(parent_id, {"tries": 0})
         entry["tries"] = int(entry.get("tries", 0)) + 1
         entry["error"] = error

@@ -69,6 +69,7 @@ class ChangeTracker:
         self.prints: dict[str, Prints] = {}
         self.full_passes: dict[str, str] = {}  # per-parent stream -> why it fetches every parent in this run
         self.notes: list[str] = []  # what the tracker decided at the start, for the log
+        self.direct: dict[str, tuple[str, str | None]] = {}  # per-parent stream -> the parent it fetches unowed now
         self._setup(streams)
 
     @property
@@ -96,7 +97,8 @@ class ChangeTracker:
                 self.notes.append(f"{name}: the state's change record is malformed; dropped (a full pass follows).")
                 changes = stream.stream_state[CHANGES] = {}
             if name in sources:
-                prints = Prints(changes) if stream.replication_key and stream.is_sorted else None
+                raw = any(p is stream and not self.children[c].aggregate for c, p in self.parent_of.items())
+                prints = Prints(changes) if raw and stream.replication_key and stream.is_sorted else None
                 if prints is not None:
                     self.prints[name] = prints
                 self.seen[name] = Seen(changes.setdefault("seen", {}), prints)
@@ -164,6 +166,7 @@ class ChangeTracker:
             if bookmark and len(seen.keys) % PRUNE_EVERY == 0:  # what the sync emitted
                 seen.forget_below(stream.relisted_from(str(bookmark)))
             self._release_via(stream.name, row, row_id)
+            self._key_owed(stream, row_id, key)
         elif seen is not None:
             self._compare_older(stream, row, row_id, key, mode)
         if mode == "history":
@@ -175,6 +178,14 @@ class ChangeTracker:
             for name, parent in self.parent_of.items()
         )
 
+    def _key_owed(self, stream: Listing, row_id: str, key: str | None) -> None:
+        """Remember the key of a listed parent that is owed (a full pass owes rows before it lists them)."""
+        if key is None:
+            return
+        for name, dues in self.dues.items():
+            if self.parent_of[name] is stream and dues.owes(row_id):
+                dues.keys[row_id] = key
+
     def _compare_older(self, stream: Listing, row: dict[str, t.Any], row_id: str, key: str | None, mode: Mode) -> None:
         """A row older than the window: remember its print; in reconciliation, a changed one is owed and touches."""
         version = version_of(row, stream.version_fields)
@@ -184,11 +195,12 @@ class ChangeTracker:
         if prints is not None:
             prints.put(row_id, version)
 
-    def owe_own(self, child: Listing, row_id: str, key: str | None) -> None:
-        """Owe one parent's children to `child` (a history row reached by the details cursor)."""
-        dues = self.dues.get(child.name)
-        if dues is not None:
-            dues.owe((row_id,), key)
+    def fetch_now(self, child: Listing, row_id: str, key: str | None) -> None:
+        """`child` fetches this parent's children now, owed by no one yet (a history row at the details cursor).
+
+        Not in the state, so a stop now leaves it to the cursor, which reads it again; a failure owes it.
+        """
+        self.direct[child.name] = (row_id, key)
 
     def _owe_for_change(self, source: str, row: dict[str, t.Any], row_id: str, key: str | None) -> None:
         for name, dues in self.dues.items():
@@ -245,7 +257,8 @@ class ChangeTracker:
     def owes(self, child: Listing, context: dict[str, t.Any] | None) -> bool:
         """True when `child` must fetch the children of the parent in `context`."""
         dues = self.dues.get(child.name)
-        return dues is None or dues.owes(self.parent_id(child, context))
+        parent_id = self.parent_id(child, context)
+        return dues is None or dues.owes(parent_id) or self.direct.get(child.name, ("",))[0] == parent_id
 
     def paid(self, child: Listing, context: dict[str, t.Any] | None) -> None:
         """`child` fetched the parent's children: no longer owed."""
@@ -257,7 +270,9 @@ class ChangeTracker:
         """`child` could not fetch the parent's children: owed to the next run, with one more try counted."""
         dues = self.dues.get(child.name)
         if dues is not None:
-            dues.fail(self.parent_id(child, context), error)
+            parent_id = self.parent_id(child, context)
+            direct = self.direct.get(child.name, ("", None))
+            dues.fail(parent_id, error, direct[1] if direct[0] == parent_id else None)
 
     def parent_id(self, child: Listing, context: dict[str, t.Any] | None) -> str:
         """The parent id in a per-parent stream's context."""

@@ -149,8 +149,9 @@ class Planner:
         key, replication_key = str(stream.child_key), str(stream.replication_key)
         for row in stream.history_rows():  # type: ignore[attr-defined]
             for child in raw:
-                tracker.owe_own(child, str(row["id"]), row.get(replication_key))
+                tracker.fetch_now(child, str(row["id"]), row.get(replication_key))
                 child.sync(context={key: str(row["id"])})
+                tracker.direct.pop(child.name, None)
         for child in raw:
             self.run.progress.done(child)
         self.run.checkpoint()
