@@ -188,12 +188,13 @@ class ChangeTracker:
 
     def _compare_older(self, stream: Listing, row: dict[str, t.Any], row_id: str, key: str | None, mode: Mode) -> None:
         """A row older than the window: remember its print; in reconciliation, a changed one is owed and touches."""
-        version = version_of(row, stream.version_fields)
         prints = self.prints.get(stream.name)
-        if mode == "recon" and (prints is None or prints.changed(row_id, version)):
+        if prints is None:  # no raw child follows the list: the periodic full pass refreshes aggregates
+            return
+        version = version_of(row, stream.version_fields)
+        if mode == "recon" and prints.changed(row_id, version):
             self._owe_for_change(stream.name, row, row_id, key)
-        if prints is not None:
-            prints.put(row_id, version)
+        prints.put(row_id, version)
 
     def fetch_now(self, child: Listing, row_id: str, key: str | None) -> None:
         """`child` fetches this parent's children now, owed by no one yet (a history row at the details cursor).
