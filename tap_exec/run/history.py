@@ -93,11 +93,11 @@ class History:
 
     @staticmethod
     def _edge(stream: Listing, marks: Marks) -> str | None:
-        """The newest key older rows end at: below the next run's window (the bookmark less the lookback)."""
-        bookmark = stream.stream_state.get("replication_key_value")
-        if not bookmark:
+        """The newest key older rows end at: right below this run's current read (or the next run's window)."""
+        lower = stream.covered_from(None) or stream.relisted_from(str(stream.stream_state.get("replication_key_value") or ""))
+        if not lower:
             return marks.top()
-        edge = iso(parse_moment(stream.relisted_from(str(bookmark))) - timedelta(seconds=1))
+        edge = iso(parse_moment(lower) - timedelta(seconds=1))
         top = marks.top()
         return max(edge, top) if top else edge
 

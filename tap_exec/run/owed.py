@@ -64,6 +64,8 @@ class ChangeTracker:
             if stream.parent_stream_type is not None and stream.selected:
                 self.parent_of[stream.name] = next(s for s in streams.values() if type(s) is stream.parent_stream_type)
         self.children: dict[str, Child] = {name: t.cast("Child", streams[name]) for name in self.parent_of}
+        bookmarks = state.get("bookmarks")
+        self.first_runs = {name for name in self.children if isinstance(bookmarks, dict) and name not in bookmarks}
         self.dues: dict[str, Dues] = {}
         self.seen: dict[str, Seen] = {}
         self.prints: dict[str, Prints] = {}
@@ -137,8 +139,8 @@ class ChangeTracker:
         self.notes.append(f"{name}: fetching for every {parent} row in this run ({reason}).")
 
     def first_run_of(self, name: str) -> bool:
-        """True when per-parent stream `name` has no state yet (it was never synced, or just selected)."""
-        return name in self.children and "bookmarks" in self.state and name not in self.state["bookmarks"]
+        """True when per-parent stream `name` had no state when the run began (never synced, or just selected)."""
+        return name in self.first_runs
 
     # -- while a list is read ------------------------------------------------------------
     def before_listing(self, stream: Listing) -> None:

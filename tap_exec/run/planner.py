@@ -116,6 +116,7 @@ class Planner:
                 self._sync(stream, HISTORY)
         for stream in backward:
             if stream.marks.details_due():  # type: ignore[attr-defined]
+                listed.append(stream)
                 self._history_details(stream)
         self.phase = "aggregates"  # the API's aggregates wait for raw rows, which the marts can derive them from
         self._pay(aggregates, lambda dues, p: p not in dues.failed)

@@ -46,6 +46,10 @@ class Listing(t.Protocol):
         """The lowest replication key value the next run lists again, once `newest` is bookmarked."""
         ...
 
+    def covered_from(self, context: dict[str, t.Any] | None) -> str | None:
+        """The lowest replication key value this run's current read covered (None or '': the whole list)."""
+        ...
+
     def sync(self, context: dict[str, t.Any] | None = None) -> None:
         """The SDK's sync of this stream (for a per-parent stream: of one parent's children)."""
         ...
