@@ -78,6 +78,7 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
         self.tail_ids: set[t.Any] = set(tail_ids)  # ids read at that key value
         self.complete = False  # True once the window was read to its end
         self.first_total: int | None = None  # rows in the window when its first page was read
+        self.productive = 0  # pages that gave a row not read before (a tie wider than a page gives none at first)
         self.top: str | None = None  # key value of the first row of the run (newest-first lists)
         self.top_ids: set[t.Any] = set()  # ids read at that key value
         self.window_total: int | None = None
@@ -93,13 +94,14 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
         key = self.key
         if self.current_value.catch_up:
             seen = {(self.tail, i) for i in self.tail_ids} | {(self.top, i) for i in self.top_ids}
-            return [r for r in rows if (r.get(key), r.get("id")) not in seen]
-        lead = 0
-        while lead < len(rows) and rows[lead].get(key) == self.tail:
-            lead += 1
-        if not lead:
-            return rows
-        return [r for r in rows[:lead] if r.get("id") not in self.tail_ids] + rows[lead:]
+            fresh = [r for r in rows if (r.get(key), r.get("id")) not in seen]
+        else:
+            lead = 0
+            while lead < len(rows) and rows[lead].get(key) == self.tail:
+                lead += 1
+            fresh = [r for r in rows[:lead] if r.get("id") not in self.tail_ids] + rows[lead:] if lead else rows
+        self.productive += bool(fresh)
+        return fresh
 
     def _remember(self, rows: list[dict[str, t.Any]]) -> None:
         if self.top is None:
@@ -132,7 +134,7 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
         if self.first_total is None:
             self.first_total = self.window_total
         if pagination["page"] < pagination["total_pages"]:
-            if self.max_pages is not None and self.responses >= self.max_pages:
+            if self.max_pages is not None and self.productive >= self.max_pages:
                 return False  # a slice: the rest waits for a later run, which resumes at `tail`
             if self.go_on is not None and not self.go_on(pagination["total_pages"] - pagination["page"]):
                 return False

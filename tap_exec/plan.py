@@ -64,6 +64,21 @@ def read_list(stream: ExecStream) -> ListSize:
     return size
 
 
+def read_history_size(stream: ExecIncrementalStream) -> None:
+    """One request: how many rows the history still holds (the first page of its read), for the estimate."""
+    stream.mode = "history"
+    try:
+        stream.get_new_paginator()
+        params = stream.get_url_params(None, Cursor())
+        url, headers = stream.get_url(None), stream.http_headers
+        prepared = stream.build_prepared_request(method="GET", url=url, params=params, headers=headers)
+        body = json_body(stream.request_decorator(stream._request)(prepared, None))  # noqa: SLF001 - as the sync sends it
+    finally:
+        stream.mode = "current"
+    mark = stream.marks.state.setdefault("history", {})
+    mark["rows"] = int(mark.get("read", 0)) + int(body["pagination"]["total_count"])
+
+
 def plan(tap: TapExec) -> list[Line]:
     """One line per selected stream and history read, in the order the run spends its budget."""
     run = tap.run
@@ -72,6 +87,8 @@ def plan(tap: TapExec) -> list[Line]:
     for stream in t.cast("dict[str, ExecStream]", tap.streams).values():
         if stream.parent_stream_type is None and stream.name in tracker.synced and stream.paginated:
             sizes[stream.name] = read_list(stream)
+            if isinstance(stream, ExecIncrementalStream) and stream.marks.history_due():
+                read_history_size(stream)
     lines = []
     for name, requests in remaining(run, sizes).items():
         if name in tracker.children:

@@ -16,6 +16,7 @@ from tap_exec.cli import ConfigFiles, check_catalog, check_start_date, check_sta
 from tap_exec.errors import StopSyncError
 from tap_exec.output import ExecWriter
 from tap_exec.run import Run
+from tap_exec.run.budget import BUDGET
 from tap_exec.settings import SECRET_SETTINGS, SETTINGS, setting_problems
 from tap_exec.streams import STREAM_TYPES
 
@@ -38,6 +39,13 @@ class TapExec(Tap):
     def run(self) -> Run:
         """The run's services (budget, pace, what is owed, the planner, progress), handed to every stream."""
         return Run(t.cast("Host", self))
+
+    @override
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """The SDK's bookmarks, and what today's runs spent of the day's budget (run/budget.py)."""
+        super().load_state(state)
+        if isinstance(state.get(BUDGET), dict):
+            self.state[BUDGET] = copy.deepcopy(state[BUDGET])  # type: ignore[literal-required]
 
     @override
     def discover_streams(self) -> list[Stream]:
