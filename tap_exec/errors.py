@@ -80,3 +80,9 @@ def describe_http_error(response: requests.Response, endpoint: str) -> str:
     message = str(error.get("message") or "no error message in the response")
     advice = ADVICE.get(status, "see the Troubleshooting section of the README")
     return f"GET {endpoint} -> {response.status_code} {kind}: {message}. What to do: {advice}."
+
+
+class SchemaDriftError(StopSyncError):
+    """A record the stream's schema does not describe, under `schema_contract` freeze: state is saved, exit 1."""
+
+    exit_code = EXIT_FAILED

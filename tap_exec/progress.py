@@ -128,6 +128,7 @@ class RunProgress:
             for name in self.tap.streams
             if governor.by_stream[name] or self.records[name]
         ]
+        lines += self.tap.drift.summary()
         owed = {name: n for name, n in remaining(self.tap, self.sizes).items() if n}
         if owed:
             parts = ", ".join(f"{name} {n:,}" for name, n in owed.items())

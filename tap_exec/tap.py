@@ -28,6 +28,7 @@ from tap_exec.cli import (
     read_state,
 )
 from tap_exec.client import DEFAULT_API_URL
+from tap_exec.drift import CONTRACTS, SchemaDrift
 from tap_exec.errors import StopSyncError
 from tap_exec.lookahead import Lookahead
 from tap_exec.output import ExecWriter
@@ -188,6 +189,18 @@ class TapExec(Tap):
             ),
         ),
         th.Property(
+            "schema_contract",
+            th.StringType,
+            default="evolve",
+            allowed_values=list(CONTRACTS),
+            title="Schema contract",
+            description=(
+                "What to do with a field the schema does not declare or a value of another type (schema drift): "
+                "evolve lands it (a new column, a lossless coercion, or a `<field>__v_<type>` column), discard drops "
+                "it, freeze stops the run (state saved). Each drifted field is logged once."
+            ),
+        ),
+        th.Property(
             "user_agent",
             th.StringType,
             title="User agent",
@@ -195,6 +208,13 @@ class TapExec(Tap):
         ),
     )
     config_jsonschema = settings.to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
+        """The SDK's tap, with the `schema_contract` check between its streams and its writer (drift.py)."""
+        super().__init__(*args, **kwargs)
+        self.drift = SchemaDrift(str(self.config.get("schema_contract", "evolve")), self.logger)
+        if isinstance(self.message_writer, ExecWriter):
+            self.message_writer.drift = self.drift
 
     @functools.cached_property
     def governor(self) -> RequestGovernor:

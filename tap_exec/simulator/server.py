@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tap_exec.simulator.data import Dataset
+    from tap_exec.simulator.drift import ApiDrift
 
 BASE_PATH = "/rest/v1"
 DEFAULT_API_KEY = "exec_live_" + "S1mulat0rKey" * 3 + "abcd"
@@ -96,9 +97,10 @@ class Simulator:
         members_shape: str = "flat",
         compress: bool = False,
         churn_every: int = 0,
+        drift: ApiDrift | None = None,
     ) -> None:
         self.data = data if data is not None else build()
-        self.api = ExecApi(self.data, members_shape=members_shape)
+        self.api = ExecApi(self.data, members_shape=members_shape, drift=drift)
         self.api_key = api_key
         self.faults = faults or Faults()
         self.limits = limits or Limits()
