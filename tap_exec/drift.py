@@ -1,15 +1,7 @@
-"""Schema drift: every RECORD checked against its stream's latest SCHEMA on the way out, under `schema_contract`.
+"""Schema drift: each RECORD checked against its stream's latest SCHEMA on its way out, as `schema_contract` says.
 
-A record whose shape (keys and value types, level by level) was seen valid before passes on one dict lookup per
-object; only a new shape is walked against the schema. What the walk finds, by `schema_contract`:
-
-- evolve (default): a new field is declared in an updated SCHEMA sent before the record (type inferred from its
-  value); a value of another type is coerced when that is lossless ("48.3" to 48.3), else kept: at the top level in
-  a variant column `<field>__v_<type>` (the column keeps its type), inside an object or array by widening the type;
-- discard: new fields and values that cannot be coerced are dropped;
-- freeze: the run stops at the first drift, state saved (`SchemaDriftError`).
-
-Either way, one WARNING per stream and field per run, and a line per field in the end-of-run summary.
+A record whose shape (keys and value types, level by level) was found valid before passes on one dict lookup per
+object; only a new shape is walked against the schema (README, Schema drift: what evolve, discard and freeze do).
 """
 
 from __future__ import annotations
@@ -33,16 +25,8 @@ if t.TYPE_CHECKING:
     from singer_sdk.singerlib.encoding.simple import Message
 
 CONTRACTS = ("evolve", "discard", "freeze")
-JSON_TYPES: dict[type, str] = {
-    str: "string",
-    int: "integer",
-    Decimal: "number",
-    float: "number",
-    bool: "boolean",
-    type(None): "null",
-    dict: "object",
-    list: "array",
-}
+JSON_TYPES: dict[type, str] = {str: "string", int: "integer", Decimal: "number", float: "number", bool: "boolean"}
+JSON_TYPES |= {type(None): "null", dict: "object", list: "array"}
 NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _MISSING = object()
 
@@ -200,34 +184,26 @@ def _node(schema: dict[str, t.Any], value: object) -> _Node:
 
 @dataclasses.dataclass
 class _Walk:
-    """One record walked against its stream's schema: what drifted, fixed in place as the contract says."""
+    """One record walked against its stream's schema, fixed in place as the contract says."""
 
     drift: SchemaDrift
     stream: str
-    changed: bool = False
+    changed: bool = False  # the schema was evolved
 
     def walk(self, obj: dict[str, t.Any], schema: dict[str, t.Any], path: str, *, top: bool) -> None:
-        props = schema.get("properties")
-        if props is None:
-            return
-        for key, value in list(obj.items()):
-            where = f"{path}.{key}" if path else key
-            prop = props.get(key)
+        props: dict[str, t.Any] = schema.get("properties", {})
+        for key, value in list(obj.items()) if "properties" in schema else ():
+            where, prop = f"{path}.{key}" if path else key, props.get(key)
             if prop is None:
                 self._new_field(obj, props, key, where, top=top)
-            elif not fits(value, allowed(prop)):
-                replacement = self._mismatch(value, prop, where, variant=top)
-                if replacement is not _MISSING:
-                    obj[key] = replacement
-                    continue
-                del obj[key]
-                if top and self.drift.contract == "evolve":
-                    column = f"{key}__v_{json_type(value)}"
-                    if column not in props:
-                        props[column], self.changed = infer(value), True
-                    obj[column] = value
-            else:
+            elif fits(value, allowed(prop)):
                 self.nested(value, prop, where)
+            elif (replacement := self._mismatch(value, prop, where, top=top)) is not _MISSING:
+                obj[key] = replacement
+            else:
+                del obj[key]
+                if top and self.drift.contract == "evolve":  # kept, in a column of its own type
+                    self._variant(obj, props, _variant(key, value), value)
 
     def nested(self, value: object, prop: dict[str, t.Any], where: str) -> None:
         if isinstance(value, dict):
@@ -238,43 +214,46 @@ class _Walk:
                 if fits(item, allowed(items)):
                     self.nested(item, items, where + "[]")
                     kept.append(item)
-                else:
-                    replacement = self._mismatch(item, items, where + "[]", variant=False)
-                    if replacement is not _MISSING:
-                        kept.append(replacement)
+                elif (replacement := self._mismatch(item, items, where + "[]", top=False)) is not _MISSING:
+                    kept.append(replacement)
             value[:] = kept
 
+    def _variant(self, obj: dict[str, t.Any], props: dict[str, t.Any], column: str, value: object) -> None:
+        obj[column] = value
+        if column in props:
+            self.nested(value, props[column], column)
+        else:
+            props[column], self.changed = infer(value), True
+
     def _new_field(self, obj: dict[str, t.Any], props: dict[str, t.Any], key: str, where: str, *, top: bool) -> None:
-        value = obj[key]
-        if self.drift.contract == "discard":
-            self.drift.found(self.stream, where, "is not in the schema", value, "dropped", repeats=True)
-            del obj[key]
-        elif top and value is None:  # nothing to land yet, and no type to declare: wait for a value
-            self.drift.found(self.stream, where, "is not in the schema", value, "left out while null", repeats=True)
+        value, problem = obj[key], "is not in the schema"
+        if self.drift.contract == "discard" or (top and value is None):  # a null: no value to land, no type to declare
+            self.drift.found(self.stream, where, problem, value, "dropped" if value is not None else "left out while null")
             del obj[key]
         else:
             props[key], self.changed = infer(value), True
-            self.drift.found(self.stream, where, "is not in the schema", value, f"declared as {_types(props[key])}")
+            self.drift.found(self.stream, where, problem, value, f"declared as {_types(props[key])}", once=True)
 
-    def _mismatch(self, value: object, prop: dict[str, t.Any], where: str, *, variant: bool) -> object:
-        """The value to keep in place of one of a type `prop` does not allow (`_MISSING`: none)."""
-        kinds = allowed(prop) or set()
+    def _mismatch(self, value: object, prop: dict[str, t.Any], where: str, *, top: bool) -> object:
+        """What to keep in place of a value of a type `prop` does not allow (`_MISSING`: nothing)."""
         problem = f"is {json_type(value)} where the schema says {_types(prop)}"
-        replacement = coerced(value, kinds)
+        replacement = coerced(value, allowed(prop) or set())
         if replacement is not _MISSING:
-            self.drift.found(self.stream, where, problem, value, f"coerced to {json_type(replacement)}", repeats=True)
-            return replacement
-        if self.drift.contract == "discard":
-            self.drift.found(self.stream, where, problem, value, "dropped", repeats=True)
-            return _MISSING
-        if variant:
-            column = f"{where}__v_{json_type(value)}"
-            self.drift.found(self.stream, where, problem, value, f"kept in the column {column}", repeats=True)
-            return _MISSING
-        merged(prop, infer(value))
-        self.changed = True
-        self.drift.found(self.stream, where, problem, value, f"type widened to {_types(prop)}")
-        return value
+            self.drift.found(self.stream, where, problem, value, f"coerced to {json_type(replacement)}")
+        elif self.drift.contract == "discard":
+            self.drift.found(self.stream, where, problem, value, "dropped")
+        elif top:
+            self.drift.found(self.stream, where, problem, value, f"kept in the column {_variant(where, value)}")
+        else:  # inside an object or array column: widen the nested type, the column stays JSON
+            merged(prop, infer(value))
+            self.changed = True
+            self.drift.found(self.stream, where, problem, value, f"type widened to {_types(prop)}", once=True)
+            return value
+        return replacement
+
+
+def _variant(key: str, value: object) -> str:
+    return f"{key}__v_{json_type(value)}"
 
 
 def _types(schema: dict[str, t.Any]) -> str:
@@ -283,7 +262,7 @@ def _types(schema: dict[str, t.Any]) -> str:
 
 def _example(value: object) -> str:
     text = json.dumps(value, default=str, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."  # noqa: PLR2004
+    return text if len(text) <= 60 else text[:57] + "..."  # noqa: PLR2004 - a glimpse
 
 
 class SchemaDrift:
@@ -296,7 +275,7 @@ class SchemaDrift:
         self.shapes: dict[str, _Object] = {}
         self.evolved: set[str] = set()
         self.counts: Counter[tuple[str, str, str, str]] = Counter()
-        self.repeats: set[str] = set()
+        self.once: set[tuple[str, str, str, str]] = set()
 
     def write(self, message: Message, send: Callable[[Message], None]) -> None:
         """Send a message on; a record of a new shape is checked first (and the SCHEMA updated if it evolves)."""
@@ -327,7 +306,7 @@ class SchemaDrift:
         self.shapes[stream].learn(record)
         return walk.changed
 
-    def found(self, stream: str, where: str, problem: str, value: object, action: str, *, repeats: bool = False) -> None:  # noqa: PLR0913
+    def found(self, stream: str, where: str, problem: str, value: object, action: str, *, once: bool = False) -> None:  # noqa: PLR0913
         """Count one drift; the first of a field warns (under freeze, stops the run)."""
         if self.contract == "freeze":
             msg = (
@@ -340,13 +319,13 @@ class SchemaDrift:
         if not any(k[:2] == (stream, where) for k in self.counts):
             self.logger.warning("Schema drift in %s: %s %s (e.g. %s); %s.", stream, where, problem, _example(value), action)
         self.counts[key] += 1
-        if repeats:
-            self.repeats.add(action)
+        if once:  # the schema now knows it: later records do not come this way, so a count means nothing
+            self.once.add(key)
 
     def summary(self) -> list[str]:
         """End-of-run lines: each drifted field and what was done with it."""
         return [
             f"Summary: schema drift ({self.contract}): {stream}.{where} {problem}: {action}"
-            + (f" ({n:,} values)" if action in self.repeats else "")
+            + ("" if (stream, where, problem, action) in self.once else f" ({n:,} values)")
             for (stream, where, problem, action), n in self.counts.items()
         ]
