@@ -17,6 +17,7 @@ from decimal import Decimal
 from singer_sdk.singerlib import RecordMessage, SchemaMessage
 
 from tap_exec.errors import SchemaDriftError
+from tap_exec.shapes import ObjectShapes
 
 if t.TYPE_CHECKING:
     import logging
@@ -39,9 +40,7 @@ def json_type(value: object) -> str:
 def allowed(schema: dict[str, t.Any]) -> set[str] | None:
     """The JSON types a property allows (None: any)."""
     kinds = schema.get("type")
-    if kinds is None:
-        return None
-    return {kinds} if isinstance(kinds, str) else set(kinds)
+    return None if kinds is None else {kinds} if isinstance(kinds, str) else set(kinds)
 
 
 def fits(value: object, kinds: set[str] | None) -> bool:
@@ -95,91 +94,6 @@ def merged(schema: dict[str, t.Any], other: dict[str, t.Any]) -> dict[str, t.Any
     elif "items" in other:
         schema["items"] = other["items"]
     return schema
-
-
-class _Any:
-    """A place the schema leaves open (an object without properties, an array without items)."""
-
-    def fits(self, value: t.Any) -> bool:  # noqa: ANN401, ARG002
-        return True
-
-    def learn(self, value: t.Any) -> None:  # noqa: ANN401
-        """Nothing to remember."""
-
-
-class _Object:
-    """Shapes (keys and value types) of an object already found valid, and the nested places they lead to."""
-
-    __slots__ = ("children", "good", "properties")
-
-    def __init__(self, schema: dict[str, t.Any]) -> None:
-        self.properties: dict[str, t.Any] = schema["properties"]
-        self.good: dict[tuple[t.Any, ...], tuple[tuple[str, _Node], ...]] = {}
-        self.children: dict[tuple[str, type], _Node] = {}
-
-    def fits(self, value: t.Any) -> bool:  # noqa: ANN401
-        shape = (*value, *map(type, value.values()))
-        nested = self.good.get(shape)
-        if nested is None:
-            return False
-        for key, node in nested:  # noqa: SIM110 - a loop, not a generator per record
-            if not node.fits(value[key]):
-                return False
-        return True
-
-    def learn(self, value: t.Any) -> None:  # noqa: ANN401
-        """Remember a valid object's shape (and its nested values')."""
-        nested = []
-        for key, item in value.items():
-            if isinstance(item, (dict, list)):
-                node = self.children.get((key, type(item)))
-                if node is None:
-                    node = self.children[key, type(item)] = _node(self.properties[key], item)
-                node.learn(item)
-                nested.append((key, node))
-        shape = (*value, *map(type, value.values()))
-        self.good[shape] = tuple(nested)
-
-
-class _Array:
-    """Element types of an array already found valid."""
-
-    __slots__ = ("children", "items", "scalars")
-
-    def __init__(self, items: dict[str, t.Any]) -> None:
-        self.items = items
-        self.scalars: set[type] = set()
-        self.children: dict[type, _Node] = {}
-
-    def fits(self, value: t.Any) -> bool:  # noqa: ANN401
-        for item in value:
-            node = self.children.get(type(item))
-            if node is None:
-                if type(item) not in self.scalars:
-                    return False
-            elif not node.fits(item):
-                return False
-        return True
-
-    def learn(self, value: t.Any) -> None:  # noqa: ANN401
-        """Remember the types of a valid array's elements."""
-        for item in value:
-            if isinstance(item, (dict, list)):
-                node = self.children.get(type(item)) or self.children.setdefault(type(item), _node(self.items, item))
-                node.learn(item)
-            else:
-                self.scalars.add(type(item))
-
-
-_Node = t.Union[_Any, _Object, _Array]  # noqa: UP007 - a runtime alias on Python 3.10
-
-
-def _node(schema: dict[str, t.Any], value: object) -> _Node:
-    if isinstance(value, dict) and "properties" in schema:
-        return _Object(schema)
-    if isinstance(value, list) and schema.get("items"):
-        return _Array(schema["items"])
-    return _Any()
 
 
 @dataclasses.dataclass
@@ -272,7 +186,7 @@ class SchemaDrift:
         self.contract = contract if contract in CONTRACTS else "evolve"
         self.logger = logger
         self.schemas: dict[str, SchemaMessage] = {}  # each stream's latest SCHEMA, as sent
-        self.shapes: dict[str, _Object] = {}
+        self.shapes: dict[str, ObjectShapes] = {}
         self.evolved: set[str] = set()
         self.counts: Counter[tuple[str, str, str, str]] = Counter()
         self.once: set[tuple[str, str, str, str]] = set()
@@ -293,7 +207,7 @@ class SchemaDrift:
         if known is None:
             known = self.schemas[message.stream] = dataclasses.replace(message, schema=copy.deepcopy(message.schema))
             if "properties" in known.schema:
-                self.shapes[message.stream] = _Object(known.schema)
+                self.shapes[message.stream] = ObjectShapes(known.schema)
             return message
         return known if message.stream in self.evolved else message
 
