@@ -29,13 +29,22 @@ STREAMS = ("sessions", "collections", "scenarios")  # in sync order
 DRIFTED = ApiDrift(tuple(f"{s}.sentiment" for s in STREAMS), string_scores=True, text_scores=True)
 
 
+def strict(schema: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The schema as a loader reads it: a field it does not declare has no column (`additionalProperties: false`)."""
+    out = {key: strict(value) if isinstance(value, dict) and key != "properties" else value for key, value in schema.items()}
+    if "properties" in schema:
+        out["properties"] = {name: strict(prop) for name, prop in schema["properties"].items()}
+        out["additionalProperties"] = False
+    return out
+
+
 def valid_against_latest_schema(out: Output) -> int:
-    """Validate every RECORD against the SCHEMA last sent for its stream (before it); the records checked."""
+    """Validate every RECORD against the SCHEMA last sent for its stream (before it), strictly; the records checked."""
     schemas: dict[str, dict[str, t.Any]] = {}
     checked = 0
     for message in out.messages:
         if message["type"] == "SCHEMA":
-            schemas[message["stream"]] = message["schema"]
+            schemas[message["stream"]] = strict(message["schema"])
         elif message["type"] == "RECORD":
             jsonschema.validate(message["record"], schemas[message["stream"]])
             checked += 1
@@ -44,6 +53,13 @@ def valid_against_latest_schema(out: Output) -> int:
 
 def drift_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "Schema drift" in r.getMessage()]
+
+
+def test_strict_validation_refuses_an_undeclared_field() -> None:
+    with pytest.raises(jsonschema.ValidationError, match="sentiment"):
+        jsonschema.validate(
+            {"id": "x", "sentiment": {}}, strict({"type": ["object"], "properties": {"id": {"type": ["string"]}}})
+        )
 
 
 def test_spec_faithful_api_means_no_drift(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
@@ -191,7 +207,7 @@ def _validate(sent: list[t.Any]) -> None:
     schema: dict[str, t.Any] = {}
     for message in sent:
         if isinstance(message, SchemaMessage):
-            schema = message.schema
+            schema = strict(message.schema)
         else:
             jsonschema.validate(json.loads(json.dumps(message.record, default=float)), schema)
 
