@@ -16,8 +16,9 @@ from singer_sdk.singerlib import RecordMessage, SchemaMessage
 
 from tap_exec.drift import SchemaDrift
 from tap_exec.errors import EXIT_FAILED, SchemaDriftError
-from tap_exec.simulator.data import iso
+from tap_exec.simulator.data import Counts, iso
 from tap_exec.simulator.drift import ApiDrift, extra_value, served_score
+from tap_exec.simulator.seed import build
 from tests.helpers import Output, catalog_for, fast_config, run_cli, run_tap, write_json
 
 if t.TYPE_CHECKING:
@@ -242,3 +243,20 @@ def test_nested_drift_discarded_or_frozen() -> None:
     assert records[2] == {"id": "c", "user": {}, "tags": [{"n": 1}]}
     with pytest.raises(SchemaDriftError, match=r"s: user\.team is not in the schema \(e\.g\. \"x\"\)"):
         _run("freeze", json.loads(json.dumps(NESTED)))
+
+
+def test_a_child_stream_keeps_its_evolved_schema(make_sim: t.Callable[..., Simulator]) -> None:
+    """session_details sends its SCHEMA again for every parent: each repeat declares the variant column too."""
+    sim = make_sim(data=build(7, Counts.scaled(0.1)), drift=DRIFTED)
+    out = run_tap(fast_config(sim), selected=["sessions", "session_details"])
+    assert valid_against_latest_schema(out) == 2 * len(sim.data.sessions)
+    repeats = [m["schema"] for m in out.messages if m["type"] == "SCHEMA" and m["stream"] == "session_details"]
+    assert len(repeats) > len(sim.data.sessions) / 2
+    assert "score__v_string" in repeats[-1]["properties"]
+    details = {r["id"]: r for r in out.records("session_details")}
+    for session in sim.data.sessions:
+        served = served_score(DRIFTED, session.id, session.score) if session.score is not None else None
+        if isinstance(served, str) and served.endswith(" pts"):
+            assert details[session.id]["score__v_string"] == served
+        else:
+            assert details[session.id]["score"] == session.score
