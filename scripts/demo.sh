@@ -11,7 +11,9 @@ if [ -f .env ] && grep -q '^TAP_EXEC_API_KEY=' .env; then
   echo "Using the real Exec API with the key in .env"
 else
   url_file=$(mktemp)
-  exec-simulator --port 0 --url-file "$url_file" > /dev/null &
+  # EXEC_SIMULATOR_ARGS: e.g. "--extra-field sessions.sentiment --string-scores --text-scores" to show schema drift
+  # shellcheck disable=SC2086
+  exec-simulator --port 0 --url-file "$url_file" ${EXEC_SIMULATOR_ARGS:-} > /dev/null &
   sim_pid=$!
   trap 'kill $sim_pid 2>/dev/null || true' EXIT
   for _ in $(seq 50); do [ -s "$url_file" ] && break; sleep 0.1; done
@@ -33,4 +35,5 @@ meltano install tap-exec target-duckdb dbt-duckdb > output/install.log 2>&1 || {
 echo "Running: meltano run --full-refresh tap-exec target-duckdb dbt-duckdb:build (log: output/demo.log)"
 meltano --log-level=info run --full-refresh tap-exec target-duckdb dbt-duckdb:build > output/demo.log 2>&1 || { tail -n 40 output/demo.log; exit 1; }
 grep -o 'Done\. PASS=.*' output/demo.log | tail -n 1 | sed 's/^/dbt build: /'
+grep -o 'Summary: schema drift.*' output/demo.log | sed 's/^Summary: //' || true
 python scripts/show_warehouse.py output/warehouse.duckdb

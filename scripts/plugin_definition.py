@@ -69,8 +69,12 @@ def setting(name: str, schema: dict[str, t.Any]) -> dict[str, t.Any]:
         kind = "date_iso8601"
     if schema.get("secret"):
         kind = "password"
+    if "enum" in schema:
+        kind = "options"
     out: dict[str, t.Any] = {"name": name, "kind": kind, "label": schema.get("title", name)}
     out["description"] = schema.get("description", "")
+    if "enum" in schema:
+        out["options"] = [{"label": value.capitalize(), "value": value} for value in schema["enum"]]
     if schema.get("secret"):
         out["sensitive"] = True
     if "default" in schema:

@@ -104,3 +104,9 @@ class ParentsOwedError(ExecTapError):
     """The run finished everything else, but children of some parents kept failing: owed to the next run."""
 
     exit_code = EXIT_OWED
+
+
+class SchemaDriftError(StopSyncError):
+    """A record the stream's schema does not describe, under `schema_contract` freeze: state is saved, exit 1."""
+
+    exit_code = EXIT_FAILED

@@ -14,6 +14,8 @@ if t.TYPE_CHECKING:
     from singer_sdk.singerlib.encoding.simple import Message
     from singer_sdk.streams import Stream
 
+    from tap_exec.drift import SchemaDrift
+
 
 class ExecWriter(MsgSpecWriter):
     """Writes records into stdout's buffer and flushes when a STATE message follows them.
@@ -22,8 +24,18 @@ class ExecWriter(MsgSpecWriter):
     reads it again: flushing per STATE loses nothing and saves a system call per record.
     """
 
+    #: The run's `schema_contract` check (drift.py), which every message passes first; set by the tap.
+    drift: SchemaDrift | None = None
+
     @override
     def write_message(self, message: Message) -> None:
+        """Pass the message through the drift check, if any, on its way out."""
+        if self.drift is None:
+            self.emit(message)
+        else:
+            self.drift.write(message, self.emit)
+
+    def emit(self, message: Message) -> None:
         """Buffer the message; flush if it is a STATE message."""
         sys.stdout.buffer.write(self.format_message(message))
         if isinstance(message, StateMessage):

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 from singer_sdk import typing as th
 
 from tap_exec.cli import parse_datetime
+from tap_exec.drift import CONTRACTS
 from tap_exec.http import DEFAULT_API_URL
 
 API_KEY_PATTERN = re.compile(r"exec_live_[A-Za-z0-9]{40}")
@@ -165,6 +166,18 @@ SETTINGS = th.PropertiesList(
         description=(
             "After each complete full-table list, tell the target to drop (or soft-delete) rows that vanished "
             "upstream. Incremental and per-parent streams never send it."
+        ),
+    ),
+    th.Property(
+        "schema_contract",
+        th.StringType,
+        default="evolve",
+        allowed_values=list(CONTRACTS),
+        title="Schema contract",
+        description=(
+            "What to do with a field the schema does not declare or a value of another type (schema drift): "
+            "evolve lands it (a new column, a lossless coercion, or a `<field>__v_<type>` column), discard drops "
+            "it, freeze stops the run (state saved). Each drifted field is logged once."
         ),
     ),
     th.Property(

@@ -13,6 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
 from tap_exec.cli import ConfigFiles, check_catalog, check_start_date, check_state, one_line, read_catalog, read_state
+from tap_exec.drift import SchemaDrift
 from tap_exec.errors import StopSyncError
 from tap_exec.output import ExecWriter
 from tap_exec.run import Run
@@ -34,6 +35,14 @@ class TapExec(Tap):
 
     settings = SETTINGS
     config_jsonschema = settings.to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
+        """The SDK's tap, with the `schema_contract` check between its streams and its writer (drift.py)."""
+        super().__init__(*args, **kwargs)
+        self.drift = SchemaDrift(str(self.config.get("schema_contract", "evolve")), self.logger)
+        if isinstance(self.message_writer, ExecWriter):
+            self.message_writer.drift = self.drift
+        self.run.progress.summaries = self.drift.summary
 
     @functools.cached_property
     def run(self) -> Run:

@@ -1,5 +1,4 @@
-"""The planner over HTTP: the day's budget buys lists first, then today's data, then history newest first; nothing
-owed is lost, and nothing owed blocks the rest."""
+"""The planner over HTTP: the day's budget buys lists, today's data, then history; nothing owed is lost or blocks."""
 
 from __future__ import annotations
 

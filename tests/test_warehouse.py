@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tap_exec.simulator.data import Counts
+from tap_exec.simulator.drift import ApiDrift, extra_value, served_score
 from tap_exec.simulator.seed import build
 from tests import marts
 from tests.expected import ENDPOINTS, expected_records
@@ -341,3 +342,54 @@ def test_dbt_on_postgres_with_deletes(make_sim: t.Callable[..., Simulator], tmp_
     _assert_marts_match(sim, rows, f"{schema}_analytics", proficiency=True)
     progress = rows(f"select distinct is_current_member from {schema}_analytics.member_progress where user_id = '{left['id']}'")  # noqa: S608
     assert progress == [{"is_current_member": False}]
+
+
+# -- schema drift: an API ahead of its spec lands whole in both warehouses, and the models still build ---------------
+DRIFT_STREAMS = ("sessions", "collections", "scenarios")
+
+
+def _assert_drift_landed(sim: Simulator, drift: ApiDrift, rows: Rows, schema: str) -> None:
+    """Every row has its undocumented `sentiment`; numeric-string scores are numbers; text scores kept verbatim."""
+    listed = {
+        "sessions": [s.id for s in sim.data.sessions],
+        "collections": [c["id"] for c in sim.data.collections],
+        "scenarios": [s["id"] for s in sim.data.scenarios],
+    }
+    for stream, ids in listed.items():
+        landed = {r["id"]: r for r in rows(f'select id, sentiment from {schema}."{stream}"')}  # noqa: S608
+        assert sorted(landed) == sorted(ids), stream
+        assert all(_normal(landed[i]["sentiment"]) == _normal(extra_value(i)) for i in ids), stream
+    scores = {r["id"]: r for r in rows(f"select id, score, score__v_string from {schema}.sessions")}  # noqa: S608
+    texts = 0
+    for session in sim.data.sessions:
+        row = scores[session.id]
+        served = served_score(drift, session.id, session.score) if session.score is not None else None
+        if isinstance(served, str) and served.endswith(" pts"):
+            texts += 1
+            assert (row["score"], row["score__v_string"]) == (None, served)
+        else:
+            assert (_normal(row["score"]), row["score__v_string"]) == (session.score, None), session.id
+    assert texts > 0
+
+
+def test_drift_lands_in_duckdb_and_dbt_still_builds(make_sim: t.Callable[..., Simulator], tmp_path: Path) -> None:
+    """`meltano run tap-exec target-duckdb dbt-duckdb:build`, default selection, an API with new fields and types."""
+    drift = ApiDrift(tuple(f"{s}.sentiment" for s in DRIFT_STREAMS), string_scores=True, text_scores=True)
+    sim = make_sim(drift=drift)
+    env = meltano_env_for(sim, tmp_path)
+    result = meltano(["run", "tap-exec", "target-duckdb", "dbt-duckdb:build"], env)
+    assert "ERROR=0 " in result.stderr, result.stderr[-2000:]
+    _assert_drift_landed(sim, drift, _duckdb_rows(env["DBT_DUCKDB_PATH"]), "exec")
+    warnings = [line for line in result.stderr.splitlines() if "[warning" in line and "Schema drift in" in line]
+    assert len(warnings) == 4, warnings  # one per stream and field: sentiment on three streams, score
+
+
+def test_drift_lands_in_postgres(make_sim: t.Callable[..., Simulator], tmp_path: Path, postgres_url: str) -> None:
+    """The same API through MeltanoLabs target-postgres, which validates every record against its SCHEMA."""
+    drift = ApiDrift(tuple(f"{s}.sentiment" for s in DRIFT_STREAMS), string_scores=True, text_scores=True)
+    sim = make_sim(drift=drift)
+    schema = f"exec_{uuid.uuid4().hex[:8]}"
+    env = {**_postgres_env(meltano_env_for(sim, tmp_path), postgres_url, schema)}
+    env["TAP_EXEC__SELECT"] = json.dumps([f"{s}.*" for s in DRIFT_STREAMS])
+    meltano(["run", "tap-exec", "target-postgres"], env)
+    _assert_drift_landed(sim, drift, _postgres_rows(postgres_url), schema)

@@ -28,6 +28,7 @@ class RunProgress:
 
     def __init__(self, run: Run) -> None:
         self.run = run
+        self.summaries: t.Callable[[], list[str]] = list  # other end-of-run lines (the tap's schema drift summary)
         self.sizes: dict[str, ListSize] = {}
         self.records: Counter[str] = Counter()
         self.parents: Counter[str] = Counter()  # parents whose children each per-parent stream fetched
@@ -131,6 +132,7 @@ class RunProgress:
             for name in self.run.streams
             if governor.by_stream[name] or self.records[name]
         ]
+        lines += self.summaries()
         owed = {name: n for name, n in remaining(self.run, self.sizes).items() if n}
         if owed:
             parts = ", ".join(f"{name} {n:,}" for name, n in owed.items())

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from tap_exec.simulator.data import RANKS, Session, iso, parse_iso, rank_for
 from tap_exec.simulator.detail import page_versions, proficiency_entries, session_detail, source_content
+from tap_exec.simulator.drift import ApiDrift
 from tap_exec.simulator.params import PARAMS, InvalidParameterError, checked
 
 if TYPE_CHECKING:
@@ -67,9 +68,10 @@ def ids(query: Query, name: str) -> set[str] | None:
 class ExecApi:
     """Answers GET requests the way the Exec API does, from one Dataset."""
 
-    def __init__(self, data: Dataset, *, members_shape: str = "flat") -> None:
+    def __init__(self, data: Dataset, *, members_shape: str = "flat", drift: ApiDrift | None = None) -> None:
         self.data = data
         self.members_shape = members_shape
+        self.drift = drift or ApiDrift()
         handlers: dict[str, Callable[..., dict[str, Any]]] = {
             "/workspace": self.workspace,
             "/workspace/members": self.members,
@@ -105,7 +107,7 @@ class ExecApi:
             match = pattern.match(path)
             if match:
                 try:
-                    return 200, handler(checked(params, pairs), **match.groupdict())
+                    return 200, self.drift.apply(path, handler(checked(params, pairs), **match.groupdict()))
                 except InvalidParameterError as exc:
                     return 400, ApiError(400, "invalid_request", str(exc), exc.code).body
                 except ApiError as exc:

@@ -8,6 +8,7 @@ import sys
 import threading
 
 from tap_exec.simulator.data import Counts
+from tap_exec.simulator.drift import ApiDrift
 from tap_exec.simulator.seed import build
 from tap_exec.simulator.server import DEFAULT_API_KEY, Faults, Limits, Simulator
 
@@ -41,6 +42,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fault-seed", type=int, default=1)
     parser.add_argument("--churn-every", type=int, default=0, help="change one session or page every N requests (seeded)")
     parser.add_argument("--gzip", action="store_true", help="gzip responses when the client accepts it")
+    parser.add_argument(
+        "--extra-field",
+        action="append",
+        default=[],
+        metavar="STREAM.FIELD",
+        help="serve an undocumented object field on every row of a list (repeatable), e.g. sessions.sentiment",
+    )
+    parser.add_argument("--string-scores", action="store_true", help='serve sessions\' score as a numeric string ("48.3")')
+    parser.add_argument("--text-scores", action="store_true", help='serve one graded score in four as text ("48.3 pts")')
     parser.add_argument("--url-file", help="also write the base URL to this file once listening")
     return parser.parse_args(argv)
 
@@ -65,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         compress=args.gzip,
         churn_every=args.churn_every,
         clock_offset=args.clock_offset,
+        drift=ApiDrift(tuple(args.extra_field), string_scores=args.string_scores, text_scores=args.text_scores),
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tap_exec.simulator.data import Dataset
+    from tap_exec.simulator.drift import ApiDrift
 
 BASE_PATH = "/rest/v1"
 DAY = 86_400
@@ -99,11 +100,12 @@ class Simulator:
         compress: bool = False,
         churn_every: int = 0,
         clock_offset: float = 0.0,
+        drift: ApiDrift | None = None,
     ) -> None:
         self.clock_offset = clock_offset
         self.data = data if data is not None else build()
         self.data.now = self.now  # rows added while serving are stamped by this simulator's clock
-        self.api = ExecApi(self.data, members_shape=members_shape)
+        self.api = ExecApi(self.data, members_shape=members_shape, drift=drift)
         self.api_key = api_key
         self.faults = faults or Faults()
         self.limits = limits or Limits()
