@@ -120,7 +120,7 @@ class ExecStream(RESTStream[t.Any]):
         body = json_body(response)
         if not self.paginated:
             return [body]
-        if self.parent_stream_type is None:
+        if self.parent_stream_type is None and self.mode == "current":  # history's pages are counted by its mark
             self.run.progress.page(self, body["pagination"])
         return body["data"]  # type: ignore[no-any-return]
 
@@ -137,8 +137,8 @@ class ExecStream(RESTStream[t.Any]):
 
         Now only when the planner says so (history, reconciliation); else once every list is complete.
         """
-        if not self.child_streams or not self.stream_maps[0].get_filter_result(record):
-            return
+        if self.name not in self.run.tracker.feeds or not self.stream_maps[0].get_filter_result(record):
+            return  # no selected per-parent stream follows this list: nothing to classify
         self.run.progress.taken(self)
         if self.run.tracker.observe(self, record, self.mode) and self.run.planner.inline(self):
             yield self.get_child_context(record, context)

@@ -93,6 +93,14 @@ class DayBudgetSpentError(StopSyncError):
 
     def __init__(self, day: ApiDay) -> None:
         hours, rest = divmod(int(day.seconds_to_midnight()), 3600)
+        until = day.blocked()
+        if until:
+            self.exit_code = EXIT_RATE_LIMITED
+            super().__init__(
+                f"The Exec API's daily limit holds until {until} (it answered 429 and asked to wait). "
+                "State is saved; run again after that."
+            )
+            return
         super().__init__(
             f"Today's request budget is spent ({day.record['spent']:,} of {day.limit:,} requests on the API's day "
             f"{day.record['day']}, `daily_request_budget`). State is saved; the next run continues after 00:00 UTC "

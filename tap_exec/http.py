@@ -102,7 +102,7 @@ def check_response(response: requests.Response, *, paginated: bool, missing_pare
 
 
 def retry_waits(
-    config: Mapping[str, t.Any], waited: Callable[[float], None], daily_limit: Callable[[], None]
+    config: Mapping[str, t.Any], waited: Callable[[float], None], daily_limit: Callable[[float], None]
 ) -> Generator[float, BaseException | None, None]:
     """Waits between tries: exactly what a 429 asks for, else exponential backoff with jitter.
 
@@ -114,7 +114,7 @@ def retry_waits(
         asked = getattr(exc, "retry_after", None)
         if asked is not None:
             if asked > float(config["max_wait_seconds"]):
-                daily_limit()
+                daily_limit(asked)
                 msg = (
                     f"The Exec API asked to wait {asked:.0f}s (rate limit; the daily limit is 1,000 requests), "
                     f"more than `max_wait_seconds` ({config['max_wait_seconds']}). State is saved; "

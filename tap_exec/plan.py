@@ -59,8 +59,7 @@ def read_list(stream: ExecStream) -> ListSize:
         page += 1
     if size.rows_taken == size.rows:
         tracker.settle(stream, stream.covered_from(None))
-    size.pages_read = 0  # the run reads them again
-    size.rows_taken = 0
+    size.pages_read = 0  # the run reads them again (its rows are classified: what they owe is known)
     return size
 
 
@@ -82,6 +81,7 @@ def read_history_size(stream: ExecIncrementalStream) -> None:
 def plan(tap: TapExec) -> list[Line]:
     """One line per selected stream and history read, in the order the run spends its budget."""
     run = tap.run
+    run.planner.active = True  # lists are read as the planner reads them
     tracker = run.tracker
     sizes: dict[str, ListSize] = {}
     for stream in t.cast("dict[str, ExecStream]", tap.streams).values():

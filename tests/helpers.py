@@ -21,11 +21,16 @@ if t.TYPE_CHECKING:
     from tap_exec.simulator import Dataset, Simulator
 
 
-def recent(data: Dataset, newest_seconds_ago: int = 3600) -> Dataset:
-    """Move every session so the newest was created `newest_seconds_ago` (a workspace practising until today)."""
-    delta = int(time.time()) - newest_seconds_ago - max(s.created for s in data.sessions)
+def recent(data: Dataset, newest_seconds_ago: int = 3600, within: int | None = None) -> Dataset:
+    """Move every session so the newest was created `newest_seconds_ago` (a workspace practising until today).
+
+    With `within` (seconds), the sessions are also squeezed into that span, in the same order.
+    """
+    newest, oldest = max(s.created for s in data.sessions), min(s.created for s in data.sessions)
+    end = int(time.time()) - newest_seconds_ago
+    scale = within / max(1, newest - oldest) if within else 1.0
     for session in data.sessions:
-        session.created += delta
+        session.created = end - round((newest - session.created) * scale)
     return data
 
 

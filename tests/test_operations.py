@@ -17,7 +17,7 @@ from tap_exec.run.progress import RunProgress
 from tap_exec.simulator import Counts, build
 from tap_exec.tap import TapExec
 from tests.expected import ENDPOINTS
-from tests.helpers import catalog_for, fast_config, parse, run_cli, run_tap, write_json
+from tests.helpers import catalog_for, fast_config, parse, recent, run_cli, run_tap, write_json
 from tests.test_streams import PER_PARENT
 
 if t.TYPE_CHECKING:
@@ -32,15 +32,15 @@ def test_a_list_logs_page_k_of_n_then_done(
 ) -> None:
     monkeypatch.setattr(RunProgress, "every", 0.0)  # a line at every page
     caplog.set_level(logging.INFO)
-    sim = make_sim(data=build(3, Counts.scaled(0.1, sessions=420)))
+    sim = make_sim(data=recent(build(3, Counts.scaled(0.1, sessions=420)), within=5 * 86_400))  # all in the last week
     run_tap(fast_config(sim, max_requests_per_minute=60), selected={"sessions"})
     lines = [r.getMessage().split(" | run: ") for r in caplog.records if r.getMessage().startswith("sessions: ")]
     assert [line[0] for line in lines] == [
         *(f"sessions: page {n} of 5, {(n - 1) * 100} records, {n} requests so far" for n in range(1, 6)),
         "sessions: done, 420 records, 5 requests so far",
     ]
-    assert lines[0][1].startswith("about 4 requests left, 0m00s at 60/min, ending about ")
-    assert lines[-1][1].startswith("about 0 requests left, 0m00s at 60/min")
+    assert lines[0][1].startswith("about 5 requests left, 0m00s at 60/min, ending about ")  # + history's first page
+    assert lines[-1][1].startswith("about 1 requests left, 0m00s at 60/min")
 
 
 def test_the_plan_predicts_the_requests_a_run_makes(make_sim: Callable[..., Simulator]) -> None:
@@ -50,12 +50,12 @@ def test_the_plan_predicts_the_requests_a_run_makes(make_sim: Callable[..., Simu
     tap = TapExec(config=config, catalog=catalog_for(config, selected), setup_mapper=False)
     lines = {line.stream: line for line in plan(tap)}
     probes = sim.stats.requests
-    assert probes == 1 + 1 + 3 + 1  # collections, the first of 13 session pages, all 3 page pages, skills
+    assert probes == 1 + 2 + 3 + 1  # collections, the last week's page and history's first, all 3 page pages, skills
     text = render(list(lines.values()), tap, probes)
-    assert "This plan used 6 requests" in text
+    assert "This plan used 7 requests" in text
     run_tap(config, selected=selected)
     actual = sim.stats.paths()[probes:]
-    assert lines["sessions"].requests == actual.count("/rest/v1/sessions") == 13
+    assert lines["sessions"].requests + lines["sessions history"].requests == actual.count("/rest/v1/sessions") == 1 + 13
     assert lines["knowledge_hub_pages"].requests == actual.count("/rest/v1/knowledge-hub/pages") == 4
     assert lines["workspace"].requests == 1
     assert lines["skill_proficiency"].requests == len(sim.data.skills)
@@ -99,7 +99,7 @@ def test_the_plan_command_prints_a_table(sim: Simulator, tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stderr
     assert "sessions" in result.stdout
-    assert "of the API's 1,000 requests a day" in result.stdout
+    assert "today's budget covers it" in result.stdout
     assert sim.api_key not in result.stdout + result.stderr
 
 

@@ -214,3 +214,11 @@ def test_the_plan_speaks_in_days(make_sim: Callable[..., Simulator], tmp_path: P
     assert "sessions history" in result.stdout or "session_details" in result.stdout
     assert "today's budget buys" in result.stdout
     assert "more days of daily runs, done about" in result.stdout
+
+
+def test_every_session_of_the_first_week_gets_its_detail(make_sim: Callable[..., Simulator]) -> None:
+    """The current read spans more than the lookback window: a row pruned from memory is still listed, not gone."""
+    data = recent(build(3, Counts.scaled(0.3, sessions=400)), within=5 * 86_400)
+    sim = make_sim(data=data)
+    out = run_tap(fast_config(sim), selected=DETAILS)
+    assert sorted(_ids(out, "session_details")) == sorted(s.id for s in data.sessions)

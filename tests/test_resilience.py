@@ -10,7 +10,6 @@ import pytest
 
 from tap_exec.errors import EXIT_BUDGET, EXIT_RATE_LIMITED
 from tap_exec.simulator import Counts, Faults, Limits, Simulator, build
-from tap_exec.simulator.data import iso, parse_iso
 from tests.expected import ENDPOINTS, per_parent_stream
 from tests.helpers import Output, catalog_for, fast_config, parse, run_cli, run_tap, write_json
 
@@ -48,7 +47,7 @@ def test_a_client_paced_at_the_server_limit_never_sees_429(make_sim: Callable[..
     sim = make_sim(data=build(4, Counts.scaled(0.1, sessions=1_200)), limits=Limits(per_window=5, window=0.5, retry_after=5))
     out = run_tap(fast_config(sim, max_requests_per_minute=5, rate_limit_window_seconds=0.5), selected={"sessions"})
     assert len(out.records("sessions")) == 1_200
-    assert sim.stats.requests == 12
+    assert sim.stats.requests == 1 + 12  # the last week (empty), then the history
     assert sim.stats.count(429) == 0
 
 
@@ -92,35 +91,37 @@ def _run_until_the_daily_limit(
     second_sim = make_sim(data=data)
     config = fast_config(second_sim)
     args = ["--config", write_json(tmp_path, "config.json", config), *args[2:]]
-    second = run_cli([*args, "--state", write_json(tmp_path, "state.json", run1.last_state)])
+    later = {key: value for key, value in run1.last_state.items() if key != "budget"}  # a later day: the wait is over
+    second = run_cli([*args, "--state", write_json(tmp_path, "state.json", later)])
     assert second.returncode == 0, second.stderr[-2000:]
     return run1, parse(second.stdout), second_sim
 
 
 def test_a_daily_limit_inside_sessions_resumes_where_it_stopped(make_sim: Callable[..., Simulator], tmp_path: Path) -> None:
-    data = build(6, Counts.scaled(0.1, sessions=450))
-    # workspace, members, groups, sessions pages 1 and 2: the limit falls on page 3 of 5
+    data = build(6, Counts.scaled(0.1, sessions=450))  # all older than the last week: history
+    # workspace, members, groups, the last week's (empty) page and history's page 1: the limit falls on page 2 of 5
     run1, run2, sim = _run_until_the_daily_limit(
         make_sim, tmp_path, data, 5, {"workspace", "workspace_members", "workspace_groups", "sessions"}
     )
     first = [r["id"] for r in run1.records("sessions")]
-    assert len(first) == 200
-    bookmark = run1.last_state["bookmarks"]["sessions"]["replication_key_value"]  # type: ignore[index]
-    resumed_from = next(q for p, q, _ in sim.stats.log if p.endswith("/sessions"))["start_date"]
-    assert resumed_from == iso(int(parse_iso(bookmark)) - 3 * 86_400)  # the bookmark less the lookback
+    assert len(first) == 100
+    mark = run1.last_state["bookmarks"]["sessions"]["history"]["before"]  # type: ignore[index]
+    assert mark == min(r["created_at"] for r in run1.records("sessions"))
+    resumed = next(q for p, q, _ in sim.stats.log if p.endswith("/sessions") and q["sorting"] == "-created_at")
+    assert resumed["end_date"] == mark  # history resumes at its mark, not from the top
     second = [r["id"] for r in run2.records("sessions")]
     assert set(first) | set(second) == {s.id for s in data.sessions}
-    assert len(set(first) & set(second)) < 20, "only the lookback window is read again"
+    assert not set(first) & set(second), "no row is read twice"
 
 
 def test_a_daily_limit_inside_a_per_parent_stream_resumes_where_it_stopped(
     make_sim: Callable[..., Simulator], tmp_path: Path
 ) -> None:
     data = build(6, Counts.scaled(0.1, sessions=450))
-    # the 5 session pages (read ahead) and 40 details: the limit falls inside session_details
+    # the last week's page, history's 5 pages, the details cursor's first page and 38 details: the limit falls inside
     run1, _, sim = _run_until_the_daily_limit(make_sim, tmp_path, data, 45, {"sessions", "session_details"})
     first = {r["id"] for r in run1.records("session_details")}
-    assert len(first) == 40
+    assert len(first) == 38
     second = [path.rsplit("/", 1)[-1] for path in sim.stats.paths() if per_parent_stream(path) == "session_details"]
     assert not first & set(second), "no detail is fetched again"
     assert first | set(second) == {s.id for s in data.sessions}

@@ -27,6 +27,8 @@ class ApiDay:
             "spent": int(record.get("spent", 0)),
             "offset": float(record.get("offset", 0.0)),
         }
+        if isinstance(record.get("blocked_until"), str):
+            self.record["blocked_until"] = record["blocked_until"]
         state[BUDGET] = self.record
         self.limit = limit
         self.spent_this_run = 0
@@ -68,9 +70,16 @@ class ApiDay:
         self._roll(corrected=corrected)
 
     def left(self) -> int:
-        """Requests today's budget still allows."""
+        """Requests today's budget still allows (none while the API's own limit holds us off)."""
         self._roll()
+        if self.blocked():
+            return 0
         return max(0, self.limit - int(self.record["spent"]))
+
+    def blocked(self) -> str | None:
+        """Until when the API's daily limit holds (a 429 asked for a longer wait than `max_wait_seconds`), if it does."""
+        until = self.record.get("blocked_until")
+        return until if isinstance(until, str) and until > iso(self.now()) else None
 
     def spend(self) -> None:
         """One request was sent."""
@@ -78,10 +87,9 @@ class ApiDay:
         self.record["spent"] += 1
         self.spent_this_run += 1
 
-    def spent_by_api(self) -> None:
-        """The API refused a request for its daily limit: today is spent, whatever we counted."""
-        self._roll()
-        self.record["spent"] = max(self.record["spent"], self.limit)
+    def spent_by_api(self, wait: float) -> None:
+        """The API refused a request for its daily limit: no request until the wait it asked for is over."""
+        self.record["blocked_until"] = iso(datetime.fromtimestamp(time.time() + self.record["offset"] + wait, tz=timezone.utc))
 
 
 def parse_moment(value: str) -> datetime:

@@ -13,7 +13,7 @@ import math
 import typing as t
 from dataclasses import dataclass
 
-from tap_exec.run.history import HISTORY, RECON
+from tap_exec.run.history import DETAILS, HISTORY, RECON
 
 if t.TYPE_CHECKING:
     from tap_exec.run import Run
@@ -49,7 +49,7 @@ def remaining(run: Run, sizes: dict[str, ListSize]) -> dict[str, int]:
         elif not stream.paginated:
             out[name] = 1
         else:
-            pages = size.pages if size.pages is not None else max(1, math.ceil(_remembered(run, name) / page_size))
+            pages = max(1, size.pages) if size.pages is not None else max(1, math.ceil(_remembered(run, name) / page_size))
             catch_up = 1 if getattr(stream, "newest_first", False) and pages > 1 else 0
             out[name] = max(0, pages - size.pages_read) + catch_up
         out.update(_history(run, name, sizes))
@@ -57,31 +57,29 @@ def remaining(run: Run, sizes: dict[str, ListSize]) -> dict[str, int]:
 
 
 def _history(run: Run, name: str, sizes: dict[str, ListSize]) -> dict[str, int]:
-    """History still to read (pages and the raw children of its rows) and this run's reconciliation slice."""
+    """History still to read (pages, and the raw children of its rows) or this run's reconciliation slice."""
     stream = run.streams[name]
     marks = getattr(stream, "marks", None)
     if marks is None or not getattr(stream, "reverse_params", None) or name not in run.tracker.synced:
         return {}
-    page_size = int(run.config["page_size"])
-    out: dict[str, int] = {}
-    history = marks.get(HISTORY)
+    page_size, tracker = int(run.config["page_size"]), run.tracker
+    raw = sum(1 for child, parent in tracker.parent_of.items() if parent is stream and not tracker.children[child].aggregate)
+    history, details = marks.get(HISTORY), marks.get(DETAILS)
+    rows = history.get("rows")
+    cost = 0
     if history and not history.get("done"):
-        rows = history.get("rows")
-        left = max(0, int(rows) - int(history.get("read", 0))) if rows is not None else None
-        if left is None:  # not read yet: the list's size less the current window, if known
-            size = sizes.get(name) or ListSize()
-            left = size.rows or page_size
-        raw = sum(
-            1 for child, parent in run.tracker.parent_of.items() if parent is stream and not run.tracker.children[child].aggregate
-        )
-        out[f"{name} history"] = math.ceil(left / page_size) + raw * left
-    elif (
-        (RECON in stream.stream_state or history.get("done"))
-        and run.history.days > 0
-        and not (sizes.get(f"{name} recon") or ListSize()).done
-    ):
-        out[f"{name} recon"] = run.history.pages_for(marks)
-    return out
+        if rows is None:  # not read yet: its first page will tell
+            return {f"{name} history": 1}
+        cost += math.ceil(max(0, int(rows) - int(history.get("read", 0))) / page_size)
+    if raw and (details.get("before") or (history and not history.get("done"))):
+        left = max(0, int(rows or 0) - int(details.get("read", 0)))  # rows still waiting for their raw children
+        cost += math.ceil(left / page_size) + raw * left
+    if cost:
+        return {f"{name} history": cost}
+    if (RECON in stream.stream_state or history.get("done")) and run.history.days > 0:
+        if not (sizes.get(f"{name} recon") or ListSize()).done:
+            return {f"{name} recon": run.history.pages_for(marks)}
+    return {}
 
 
 def _child(run: Run, name: str, sizes: dict[str, ListSize]) -> int:

@@ -38,7 +38,8 @@ class Seen:
     def __init__(self, versions: dict[str, str], prints: Prints | None = None) -> None:
         self.versions = versions  # the dict inside the state, updated in place
         self.prints = prints  # where rows that leave the window go, when reconciliation needs them
-        self.keys: dict[str, str | None] = {}  # replication key value of each row seen in this run
+        self.keys: dict[str, str | None] = {}  # replication key value of each row seen in this run (pruned)
+        self.listed: set[str] = set()  # every row this run's current read listed (never pruned: what proves a row gone)
         self._order: deque[tuple[str, str]] = deque()
         self.newest: str | None = None
         self.remembered = len(versions)  # rows the last run left to recognise
@@ -55,6 +56,7 @@ class Seen:
         """Record the version a row has now."""
         self.versions[row_id] = version
         self.keys[row_id] = key
+        self.listed.add(row_id)
         if key is not None:
             self._order.append((key, row_id))
             if self.newest is None or key > self.newest:

@@ -234,7 +234,7 @@ class ChangeTracker:
         seen = self.seen.get(stream.name)
         if seen is not None:
             seen.finish(stream.relisted_from(seen.newest) if seen.newest else None)
-        listed = seen.keys if seen is not None else {}
+        listed = seen.listed if seen is not None else set()
         for name, dues in self.dues.items():
             if self.parent_of[name] is not stream or not len(dues):
                 continue

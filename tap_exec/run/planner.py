@@ -43,14 +43,16 @@ class Planner:
         self._last_checkpoint = time.monotonic()
         self._failing_in_a_row = 0
         self.phase = "lists"
+        self.active = False  # True while `execute` runs the phases
 
     # -- what streams ask --------------------------------------------------------------------
     def inline(self, stream: Listing) -> bool:
         """True when a list fetches its rows' children as it reads them; else they wait for every list.
 
-        That is in history, reconciliation, a `--test` run, and with tracking off.
+        That is in history, reconciliation, a sync the planner does not run (`--test`, the SDK's tests: each list
+        with its children, as the SDK syncs them), and with tracking off.
         """
-        return stream.mode != "current" or stream.ABORT_AT_RECORD_COUNT is not None or not self.run.tracker.enabled
+        return stream.mode != "current" or not self.active or not self.run.tracker.enabled
 
     def child_failed(self, child: Listing, context: dict[str, t.Any] | None, exc: Exception) -> None:
         """A parent's children could not be fetched: owe them with one more try; re-raise if the API looks down.
@@ -91,6 +93,7 @@ class Planner:
     # -- the run -----------------------------------------------------------------------------
     def execute(self, streams: Mapping[str, Listing]) -> None:
         """Every phase in order (a stop of any kind leaves the state consistent; the caller writes it)."""
+        self.active = True
         tracker, history = self.run.tracker, self.run.history
         tops = [s for s in streams.values() if s.parent_stream_type is None and s.name in tracker.synced]
         backward = [s for s in tops if getattr(s, "reverse_params", None)]

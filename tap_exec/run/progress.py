@@ -133,7 +133,7 @@ class RunProgress:
             if governor.by_stream[name] or self.records[name]
         ]
         lines += self.summaries()
-        owed = {name: n for name, n in remaining(self.run, self.sizes).items() if n}
+        owed = {name: n for name, n in remaining(self.run, self.sizes).items() if n and not name.endswith(" recon")}
         if owed:
             parts = ", ".join(f"{name} {n:,}" for name, n in owed.items())
             saved = "state is saved" if outcome in {"stopped", "done"} else "from the last state written"
