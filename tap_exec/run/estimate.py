@@ -76,10 +76,8 @@ def _history(run: Run, name: str, sizes: dict[str, ListSize]) -> dict[str, int]:
         cost += math.ceil(left / page_size) + raw * left
     if cost:
         return {f"{name} history": cost}
-    if (RECON in stream.stream_state or history.get("done")) and run.history.days > 0:
-        if not (sizes.get(f"{name} recon") or ListSize()).done:
-            return {f"{name} recon": run.history.pages_for(marks)}
-    return {}
+    reconciles = (RECON in stream.stream_state or history.get("done")) and run.history.days > 0
+    return {f"{name} recon": run.history.pages_for(marks)} if reconciles else {}
 
 
 def _child(run: Run, name: str, sizes: dict[str, ListSize]) -> int:
