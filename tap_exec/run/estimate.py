@@ -52,11 +52,11 @@ def remaining(run: Run, sizes: dict[str, ListSize]) -> dict[str, int]:
             pages = max(1, size.pages) if size.pages is not None else max(1, math.ceil(_remembered(run, name) / page_size))
             catch_up = 1 if getattr(stream, "newest_first", False) and pages > 1 else 0
             out[name] = max(0, pages - size.pages_read) + catch_up
-        out.update(_history(run, name, sizes))
+        out.update(_history(run, name))
     return out
 
 
-def _history(run: Run, name: str, sizes: dict[str, ListSize]) -> dict[str, int]:
+def _history(run: Run, name: str) -> dict[str, int]:
     """History still to read (pages, and the raw children of its rows) or this run's reconciliation slice."""
     stream = run.streams[name]
     marks = getattr(stream, "marks", None)
