@@ -137,10 +137,10 @@ class ExecStream(RESTStream[t.Any]):
         """Ask for JSON and name the client with the `user_agent` setting."""
         return {"Accept": "application/json", "User-Agent": self.user_agent}
 
-    @property
+    @functools.cached_property
     @override
     def user_agent(self) -> str:
-        """The `user_agent` setting, else `tap-exec/<version>` (the version in use, never one frozen in a config)."""
+        """The `user_agent` setting, else `tap-exec/<version>` (the version in use, never one frozen in a config), read once."""
         return str(self.config.get("user_agent") or f"tap-exec/{self._tap.plugin_version}")
 
     @property
