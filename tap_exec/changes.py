@@ -262,6 +262,8 @@ class ChangeTracker:
 
     def observe(self, stream: ExecStream, row: Record) -> bool:
         """Classify one listed row, owe what it changes, and say whether any child of this row is owed."""
+        if stream.name not in self.feeds:  # no selected per-parent stream follows this list: nothing to classify
+            return not self.enabled
         row_id = str(row.get("id"))
         seen = self.seen.get(stream.name)
         if seen is not None:
