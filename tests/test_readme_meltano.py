@@ -95,12 +95,13 @@ def test_the_readme_meltano_lines_work_in_order_on_a_fresh_clone(
     assert lines[0] == "meltano install"
     assert "meltano run tap-exec target-duckdb" in lines
     assert "meltano run tap-exec target-duckdb dbt-duckdb:build" in lines
-    for line in lines:
-        command = line.replace(PLACEHOLDER_URL, database.replace("postgresql://", "postgresql+psycopg://"))
-        result = subprocess.run(  # noqa: S602 - the README's own shell lines
-            command, shell=True, cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False
-        )
-        assert result.returncode == 0, f"{line}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    script = "\n".join(["set -euxo pipefail", *lines]).replace(
+        PLACEHOLDER_URL, database.replace("postgresql:", "postgresql+psycopg:")
+    )
+    result = subprocess.run(  # one shell, as a reader types them in one terminal; -x names the line that fails
+        ["bash", "-c", script], cwd=project, env=env, capture_output=True, text=True, timeout=1800, check=False
+    )
+    assert result.returncode == 0, f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
 
     sessions = len(sim.data.sessions)
     with duckdb.connect(str(project / "output" / "warehouse.duckdb"), read_only=True) as con:
