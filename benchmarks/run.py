@@ -183,6 +183,8 @@ def versus_baseline(sizes: list[int], repeats: int, workdir: Path, python: str) 
                 "cpu_ratio": tap_cpu / base_cpu,
                 "tap_peak_mb": statistics.median(r[0].peak_mb for r in runs),
                 "base_peak_mb": statistics.median(r[1].peak_mb for r in runs),
+                "tap_cpu_runs": [round(r[0].cpu, 3) for r in runs],
+                "base_cpu_runs": [round(r[1].cpu, 3) for r in runs],
             }
         )
     first, last = rows[0], rows[-1]
