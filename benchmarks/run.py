@@ -164,7 +164,7 @@ def versus_baseline(sizes: list[int], repeats: int, workdir: Path, python: str) 
     else slows both alike. The marginal ratio is the tap's CPU per extra record between the smallest and the
     largest size over the loop's: start-up, which the loop barely has, cancels out.
     """
-    rows = []
+    rows: list[dict[str, t.Any]] = []
     for size in sizes:
         with Simulator(build(1, Counts.scaled(0.1, sessions=size))) as sim:
             tap_cmd = tap_command(sim, workdir, {"sessions"}, python)
