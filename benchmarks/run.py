@@ -1,9 +1,11 @@
 """Benchmark tap-exec against the simulator: throughput, CPU, memory, requests and rate-limited wall time.
 
-CPU per record is compared with a hand-written floor (benchmarks/baseline.py). Prints a table, writes
-results/latest.json and a PNG chart (records/s against data size).
+CPU per record is compared with a hand-written floor (benchmarks/baseline.py, a bare requests + json loop). Prints a
+table, writes results/latest.json and a PNG chart (records/s against data size).
 
-    python benchmarks/run.py                      # 10k, 100k and 300k sessions, a 150-request run at 60/min, daily runs
+    python benchmarks/run.py                      # 10k, 100k and 300k sessions, a 150-request run at 60/min, daily runs,
+                                                  # and the comparison with the bare loop at 6k and 30k sessions
+    python benchmarks/run.py --versus-only        # only that comparison (about a minute)
     python benchmarks/run.py --sizes 1000 --rate-requests 12 --rate-window 3 --daily-quick   # a quick smoke run
 """
 
@@ -15,6 +17,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,13 +104,13 @@ def requests_made(sim: Simulator, since: int) -> list[tuple[str, tuple[tuple[str
     ]
 
 
-def tap_command(sim: Simulator, workdir: Path, selected: set[str], **settings: float) -> list[str]:
-    """tap-exec's CLI on `sim` with `selected` streams."""
+def tap_command(sim: Simulator, workdir: Path, selected: set[str], python: str = sys.executable, **settings: float) -> list[str]:
+    """tap-exec's CLI on `sim` with `selected` streams, run by `python`."""
     config = {"api_key": sim.api_key, "api_url": sim.url, "max_requests_per_minute": 1_000_000, **settings}
     (workdir / "config.json").write_text(json.dumps(config), encoding="utf-8")
     (workdir / "catalog.json").write_text(json.dumps(catalog_for(config, selected)), encoding="utf-8")
     return [
-        sys.executable,
+        python,
         "-m",
         "tap_exec",
         "--config",
@@ -148,6 +151,75 @@ def throughput(sizes: list[int], workdir: Path) -> list[dict[str, t.Any]]:
             }
         )
     return rows
+
+
+#: What the tap may cost over the bare loop on `sessions` (issue 20): CPU for the whole run, and for each extra record.
+TARGET_TOTAL, TARGET_MARGINAL = 1.4, 1.3
+
+
+def versus_baseline(sizes: list[int], repeats: int, workdir: Path, python: str) -> dict[str, t.Any]:
+    """tap-exec against the bare loop on `sessions` at each size: median CPU seconds and peak RSS of `repeats` runs.
+
+    Each size starts with a warm-up run of each; then tap and loop alternate, so a machine busy with something
+    else slows both alike. The marginal ratio is the tap's CPU per extra record between the smallest and the
+    largest size over the loop's: start-up, which the loop barely has, cancels out.
+    """
+    rows: list[dict[str, t.Any]] = []
+    for size in sizes:
+        with Simulator(build(1, Counts.scaled(0.1, sessions=size))) as sim:
+            tap_cmd = tap_command(sim, workdir, {"sessions"}, python)
+            base_cmd = [python, str(HERE / "baseline.py"), sim.url, sim.api_key]
+            for warm_up in (tap_cmd, base_cmd):
+                run_process(warm_up)
+            runs = [(run_process(tap_cmd), run_process(base_cmd)) for _ in range(repeats)]
+        if any(not tap.output.records == base.output.records == size for tap, base in runs):
+            raise SystemExit(f"the tap or the loop did not read all {size} sessions")
+        tap_cpu, base_cpu = statistics.median(r[0].cpu for r in runs), statistics.median(r[1].cpu for r in runs)
+        rows.append(
+            {
+                "sessions": size,
+                "tap_cpu_s": tap_cpu,
+                "base_cpu_s": base_cpu,
+                "cpu_ratio": tap_cpu / base_cpu,
+                "tap_peak_mb": statistics.median(r[0].peak_mb for r in runs),
+                "base_peak_mb": statistics.median(r[1].peak_mb for r in runs),
+                "tap_cpu_runs": [round(r[0].cpu, 3) for r in runs],
+                "base_cpu_runs": [round(r[1].cpu, 3) for r in runs],
+            }
+        )
+    first, last = rows[0], rows[-1]
+    extra_base = last["base_cpu_s"] - first["base_cpu_s"]
+    marginal = (last["tap_cpu_s"] - first["tap_cpu_s"]) / extra_base if extra_base > 0 and len(rows) > 1 else None
+    return {
+        "python": python,
+        "repeats": repeats,
+        "sizes": rows,
+        "marginal_ratio": marginal,
+        "tap_peak_growth_mb": last["tap_peak_mb"] - first["tap_peak_mb"],
+        "within_target": last["cpu_ratio"] <= TARGET_TOTAL and marginal is not None and marginal <= TARGET_MARGINAL,
+    }
+
+
+def versus_report(versus: dict[str, t.Any]) -> str:
+    """The comparison with the bare loop, as printed."""
+    lines = [
+        f"versus the bare loop (sessions; median of {versus['repeats']} after a warm-up; {versus['python']}):",
+        f"{'sessions':>9} {'tap cpu':>8} {'loop cpu':>9} {'ratio':>6} {'tap MB':>7} {'loop MB':>8}",
+    ]
+    lines += [
+        f"{r['sessions']:>9} {r['tap_cpu_s']:>7.2f}s {r['base_cpu_s']:>8.2f}s {r['cpu_ratio']:>6.2f} "
+        f"{r['tap_peak_mb']:>7.1f} {r['base_peak_mb']:>8.1f}"
+        for r in versus["sizes"]
+    ]
+    first, last = versus["sizes"][0], versus["sizes"][-1]
+    marginal = versus["marginal_ratio"]
+    lines.append(
+        f"total at {last['sessions']:,}: {last['cpu_ratio']:.2f}x the loop (target <= {TARGET_TOTAL}x); "
+        f"marginal {first['sessions']:,} -> {last['sessions']:,}: "
+        + (f"{marginal:.2f}x" if marginal is not None else "-")
+        + f" (target <= {TARGET_MARGINAL}x); tap peak RSS {versus['tap_peak_growth_mb']:+.1f} MB"
+    )
+    return "\n".join(lines)
 
 
 def all_streams_requests(workdir: Path) -> dict[str, int]:
@@ -252,17 +324,33 @@ def main() -> None:
     parser.add_argument("--rate-window", type=float, default=60.0)
     parser.add_argument("--daily-grid", type=int, nargs="*", default=[25, 50, 100, 200, 300, 400, 600, 800])
     parser.add_argument("--daily-quick", action="store_true", help="small daily figures only (no capacity search, no backfill)")
+    parser.add_argument("--versus-sizes", type=int, nargs="+", default=[6_000, 30_000], help="sizes compared with the bare loop")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each at each of --versus-sizes (median)")
+    parser.add_argument("--versus-only", action="store_true", help="only the comparison with the bare loop")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="interpreter that runs the tap and the loop in that comparison, e.g. .meltano/extractors/tap-exec/venv/bin/python",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
+        versus = versus_baseline(args.versus_sizes, args.repeats, workdir, args.python)
+        if args.versus_only:
+            print(f"machine: {machine}")
+            print(versus_report(versus))
+            (args.out / "versus.json").write_text(json.dumps({"machine": machine, "versus": versus}, indent=2), encoding="utf-8")
+            print(f"wrote {args.out / 'versus.json'}")
+            return
         rows = throughput(args.sizes, workdir)
         requests = all_streams_requests(workdir)
         limited = rate_limited(args.rate_requests, args.rate_limit, args.rate_window, workdir) if args.rate_requests else None
     days = daily.run(args.daily_grid, quick=args.daily_quick)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
     print(f"machine: {machine}")
+    print(versus_report(versus))
     print(report(rows))
     print(f"all streams (children included): {requests['requests']} requests, minimum {requests['minimum_requests']}")
     if limited:
@@ -275,6 +363,7 @@ def main() -> None:
     print(daily.report(days))
     result = {
         "machine": machine,
+        "versus": versus,
         "throughput": rows,
         "all_streams": requests,
         "rate_limited": limited,

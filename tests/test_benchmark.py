@@ -7,12 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.e2e  # runs the whole benchmark script, small
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_benchmark_runs_on_a_tiny_size(tmp_path: Path) -> None:
     args = ["--sizes", "300", "700", "--rate-requests", "7", "--rate-limit", "3", "--rate-window", "1", "--out", str(tmp_path)]
-    args += ["--daily-grid", "10", "--daily-quick"]
+    args += ["--daily-grid", "10", "--daily-quick", "--versus-sizes", "200", "500", "--repeats", "1"]
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), *args], capture_output=True, text=True, timeout=300, check=False
     )
@@ -31,3 +35,8 @@ def test_benchmark_runs_on_a_tiny_size(tmp_path: Path) -> None:
     assert day["after"] == day["floor"] < day["before"]  # a changed day costs exactly its changes
     assert (tmp_path / "daily.png").stat().st_size > 0
     assert "rate-limited: 7 requests at 3/1s" in result.stdout
+    versus = report["versus"]
+    assert [row["sessions"] for row in versus["sizes"]] == [200, 500]
+    assert all(row["tap_cpu_s"] > 0 and row["base_cpu_s"] > 0 and row["tap_peak_mb"] > 0 for row in versus["sizes"])
+    assert "versus the bare loop" in result.stdout
+    assert "marginal 200 -> 500" in result.stdout

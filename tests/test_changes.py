@@ -347,6 +347,7 @@ def test_a_list_stopped_halfway_sends_no_activate_version(make_sim: Callable[...
     assert [m["type"] for m in out.messages][-2:] == ["ACTIVATE_VERSION", "STATE"]
 
 
+@pytest.mark.e2e  # 300,000 sessions: a minute or more
 def test_state_stays_bounded_for_300k_sessions(make_sim: Callable[..., Simulator], tmp_path: Path) -> None:
     """A 300k-session backfill: `seen` holds the lookback window's sessions, never the history, at every STATE."""
     data = recent(build(5, Counts.scaled(0.1, sessions=300_000)))

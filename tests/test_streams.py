@@ -14,6 +14,7 @@ from tests.helpers import catalog_for, fast_config, run_tap
 if t.TYPE_CHECKING:
     from collections.abc import Callable
 
+    from tap_exec.client import ExecStream
     from tap_exec.simulator import Simulator
 
 PER_PARENT = {
@@ -115,3 +116,29 @@ def test_every_schema_property_is_typed(config: dict[str, t.Any]) -> None:
     for stream in tap.streams.values():
         for name, prop in stream.schema["properties"].items():
             assert "type" in prop, f"{stream.name}.{name}"
+
+
+def test_the_user_agent_names_the_version_in_use_and_is_read_once_per_stream(
+    make_sim: Callable[..., Simulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tap-exec/<version>` (or the `user_agent` setting); the version comes from package metadata once per stream.
+
+    Reading it per request cost ~2.7 ms of CPU a request (issue 20).
+    """
+    sim = make_sim(data=build(3, Counts.scaled(0.1, sessions=250)))
+    for settings, agent in (({}, f"tap-exec/{TapExec.plugin_version}"), ({"user_agent": "acme-etl/2"}, "acme-etl/2")):
+        stream = TapExec(config=fast_config(sim, **settings), setup_mapper=False).streams["sessions"]
+        assert t.cast("ExecStream", stream).http_headers["User-Agent"] == agent
+
+    reads: list[str] = []
+    read_version = TapExec.get_plugin_version
+
+    def counted(cls: type[TapExec]) -> str:
+        reads.append(cls.name)
+        return read_version()
+
+    monkeypatch.setattr(TapExec, "get_plugin_version", classmethod(counted))
+    out = run_tap(fast_config(sim, page_size=10), selected={"sessions", "workspace_members"})
+    assert len(out.records("sessions")) == 250
+    assert sim.stats.requests >= 25 + 1
+    assert len(reads) <= 2, f"{len(reads)} metadata reads for {sim.stats.requests} requests"

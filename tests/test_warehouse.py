@@ -1,6 +1,6 @@
 """Simulator -> Meltano (`run` and `elt`) -> JSONL, DuckDB and PostgreSQL: every table holds exactly the API's rows.
 
-All Meltano tests live in this one module so that they run one at a time (they share the project's .meltano/).
+All Meltano tests of the project itself live in this one module, which one worker runs (they share its .meltano/).
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import subprocess
 import sys
 import time
@@ -32,6 +31,9 @@ from tests.test_streams import PER_PARENT
 if t.TYPE_CHECKING:
     from tap_exec.simulator import Simulator
     from tap_exec.simulator.data import Dataset
+
+# Minutes of Meltano, loaders and dbt; one worker runs them all, one after another (they share .meltano/).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
 
 DEFAULT_STREAMS = sorted(set(ENDPOINTS) - PER_PARENT)
 
@@ -130,17 +132,6 @@ def _postgres_env(env: dict[str, str], url: str, schema: str) -> dict[str, str]:
 
 def test_duckdb_pipeline(sim: Simulator, meltano_env: dict[str, str]) -> None:
     _run_twice(sim, meltano_env, "target-duckdb", _duckdb_rows(meltano_env["TARGET_DUCKDB_FILEPATH"]), "exec")
-
-
-@pytest.fixture
-def postgres_url() -> str:
-    """The throwaway server scripts/test.sh starts (scripts/pg.sh)."""
-    url = os.environ.get("TAP_EXEC_TEST_PG_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("TAP_EXEC_TEST_PG_URL is not set: run the tests through scripts/test.sh")
-        pytest.skip("no PostgreSQL: run through scripts/test.sh, which starts one")
-    return url
 
 
 def test_postgres_pipeline(sim: Simulator, meltano_env: dict[str, str], postgres_url: str) -> None:

@@ -47,7 +47,8 @@ class RunProgress:
 
     def taken(self, stream: Listing) -> None:
         """A list with per-parent streams took one row: what it owes them is counted from now on."""
-        self.sizes.setdefault(stream.name, ListSize()).rows_taken += 1
+        size = self.sizes.get(stream.name) or self.sizes.setdefault(stream.name, ListSize())  # no ListSize built per row
+        size.rows_taken += 1
 
     def fetched(self, stream: Listing) -> None:
         """A per-parent stream fetched one parent's children."""
