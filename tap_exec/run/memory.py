@@ -166,13 +166,18 @@ class Dues:
         entry["error"] = error
         self.failures_this_run[parent_id] = error
 
-    def queue(self) -> list[str]:
-        """Owed parents in the order to fetch them: this run's newest first, then earlier runs', failed ones last."""
+    def queue(self, *, oldest_debt_first: bool = False) -> list[str]:
+        """Owed parents in the order to fetch them: this run's newest first, then earlier runs', failed ones last.
+
+        `oldest_debt_first` (the aggregates, refreshed whole each time): earlier runs' first, so a parent touched every
+        day on a budget too short for all of them is not passed over day after day.
+        """
         latest_first = list(self._owed)[::-1]  # the sort is stable: ties (no key) stay latest first
         ordered = sorted(latest_first, key=lambda p: self.keys.get(p, ""), reverse=True)  # newest key first
         fresh = [p for p in ordered if p not in self.carried]
         older = [p for p in ordered if p in self.carried]
-        return [p for p in fresh + older if p not in self.failed] + [p for p in fresh + older if p in self.failed]
+        both = older[::-1] + fresh if oldest_debt_first else fresh + older
+        return [p for p in both if p not in self.failed] + [p for p in both if p in self.failed]
 
     def flush(self) -> None:
         """Write the owed parents into the state (before a STATE message)."""

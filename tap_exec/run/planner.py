@@ -182,7 +182,7 @@ class Planner:
             if dues is None:
                 continue
             key = str(tracker.parent_of[child.name].child_key)
-            for parent_id in dues.queue():
+            for parent_id in dues.queue(oldest_debt_first=child.aggregate):
                 if dues.owes(parent_id) and due(dues, parent_id):
                     child.sync(context={key: parent_id})
             self.run.progress.done(child)
