@@ -58,6 +58,7 @@ class ExecStream(RESTStream[t.Any]):
     mode: Mode = "current"
     #: The run's services (set by the tap when it builds its streams).
     run: Run
+    _schema_sent = False
 
     @property
     @override
@@ -239,6 +240,13 @@ class ExecStream(RESTStream[t.Any]):
             governor.settle()
         self.run.day.learn(response.headers.get("Date"))
         return response
+
+    @override
+    def _write_schema_message(self) -> None:
+        """The stream's SCHEMA, once a run (the SDK sends it at every sync: per parent, and per read of a list)."""
+        if not self._schema_sent:
+            self._schema_sent = True
+            super()._write_schema_message()
 
     @override
     def _write_state_message(self) -> None:
