@@ -181,7 +181,9 @@ def test_the_days_budget_buys_lists_then_todays_details_newest_first(make_sim: C
     owed = out.last_state["bookmarks"]["session_details"]["changes"]["owed"]  # type: ignore[index]
     assert again.last_state["bookmarks"]["session_details"]["changes"]["owed"] == owed  # type: ignore[index]
     sim.advance(86_400)
-    tomorrow_state = {**out.last_state, "budget": {**out.last_state["budget"], "offset": 86_400.0}}  # type: ignore[dict-item]
+    state = out.last_state
+    assert state is not None
+    tomorrow_state = {**state, "budget": {**state["budget"], "offset": 86_400.0}}
     # the local clock moves with the API's, which a test cannot wait for: the run knows the API's clock moved a day
     status, _, tomorrow = _cli(sim, tmp_path, ALL, state=tomorrow_state, daily_request_budget=60)
     assert status == 0
