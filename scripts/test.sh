@@ -18,9 +18,9 @@ ruff check .
 ruff format --check .
 mypy
 if [ "$all" = false ]; then
-  exec pytest -n 2 --dist loadgroup -q -m "not e2e" "$@"
+  exec pytest -n 2 --dist load -q -m "not e2e" "$@"  # any test on any worker: the best balance
 fi
 meltano install > /dev/null 2>&1 || meltano install  # loaders for the pipeline tests (output shown only on failure)
 eval "$(bash scripts/pg.sh start)"
 trap 'bash scripts/pg.sh stop "$TAP_EXEC_TEST_PG_DIR"' EXIT
-pytest -n 2 --dist loadgroup -q "$@"
+pytest -n 2 --dist loadfile -q "$@"  # a file on one worker: the Meltano tests share .meltano/

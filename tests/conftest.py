@@ -19,8 +19,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Give each schemathesis case (one per API operation) its own node id, as its name already is.
 
     schemathesis 4.32 names them `test_…[GET /sessions]` but sets the node id through `_nodeid`, which pytest 9.2
-    no longer reads: every case had the bare function's id, and pytest-xdist's file and group schedulers keep one
-    test per id, so 1 of the 21 operations ran. (A no-op where the ids are already distinct.)
+    no longer reads: every case had the bare function's id, and pytest-xdist's file scheduler (`--dist loadfile`,
+    `scripts/test.sh --all`) keeps one test per id, so 1 of the 21 operations ran. (A no-op where ids are distinct.)
+    pytest-xdist 3.8's `--dist loadgroup` sets `_nodeid` too, so it does not group under pytest 9.2: not used.
     """
     for item in items:
         if "[" in item.name and not item.nodeid.endswith(item.name) and item.parent is not None:

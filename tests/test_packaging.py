@@ -21,8 +21,7 @@ from tests.helpers import catalog_for, fast_config, parse
 if t.TYPE_CHECKING:
     from tap_exec.simulator import Simulator
 
-# Builds the wheel and installs it in new environments and a new Meltano project; one worker, one build.
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("packaging")]
+pytestmark = pytest.mark.e2e  # builds the wheel, installs it in new environments and a new Meltano project
 
 ROOT = Path(__file__).resolve().parents[1]
 

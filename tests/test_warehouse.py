@@ -1,6 +1,6 @@
 """Simulator -> Meltano (`run` and `elt`) -> JSONL, DuckDB and PostgreSQL: every table holds exactly the API's rows.
 
-All Meltano tests of the project itself live in this one module, which one worker runs (they share its .meltano/).
+All Meltano tests live in this one module so that they run one at a time (they share the project's .meltano/).
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ if t.TYPE_CHECKING:
     from tap_exec.simulator import Simulator
     from tap_exec.simulator.data import Dataset
 
-# Minutes of Meltano, loaders and dbt; one worker runs them all, one after another (they share .meltano/).
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
+pytestmark = pytest.mark.e2e  # minutes of Meltano, loaders and dbt
 
 DEFAULT_STREAMS = sorted(set(ENDPOINTS) - PER_PARENT)
 
