@@ -177,10 +177,21 @@ class ExecIncrementalStream(ExecStream):
 
         A row edited since (a page's `updated_at` moved) is not at `key` any more; the current read lists it again.
         """
-        params = {**self.params, "page": 1, "page_size": self.config["page_size"], self.lower_param: key, self.upper_param: key}
-        prepared = self.build_prepared_request(method="GET", url=self.get_url(None), params=params, headers=self.http_headers)
-        rows = json_body(self.request_decorator(self._request)(prepared, None))["data"]
-        return any(str(row.get("id")) == row_id for row in rows)
+        page, pages = 1, 1
+        while page <= pages:  # more than a page of rows may share one second (a bulk import)
+            params = {
+                **self.params,
+                "page": page,
+                "page_size": self.config["page_size"],
+                self.lower_param: key,
+                self.upper_param: key,
+            }
+            prepared = self.build_prepared_request(method="GET", url=self.get_url(None), params=params, headers=self.http_headers)
+            body = json_body(self.request_decorator(self._request)(prepared, None))
+            if any(str(row.get("id")) == row_id for row in body["data"]):
+                return True
+            page, pages = page + 1, int(body["pagination"]["total_pages"])
+        return False
 
     @override
     def covered_from(self, context: Context | None) -> str | None:

@@ -99,7 +99,7 @@ def test_the_wheel_alone_plans_and_syncs_against_its_own_simulator(alone: Path, 
         config = {"api_key": DEFAULT_API_KEY, "api_url": url_file.read_text().strip(), "max_requests_per_minute": 100_000}
         (tmp_path / "config.json").write_text(json.dumps(config))
         plan = _run([str(alone / "tap-exec-plan"), "--config", "config.json"], cwd=tmp_path, env=env)
-        assert "of the API's 1,000 requests a day" in plan
+        assert "today's budget" in plan
         out = parse(_run([str(alone / "tap-exec"), "--config", "config.json"], cwd=tmp_path, env=env))
         assert len(out.records("sessions")) == 1500
         assert out.last_state is not None
@@ -145,5 +145,5 @@ def test_a_meltano_project_adds_the_tap_in_one_line_and_runs_it(
     assert len(sessions) == len(sim.data.sessions)
     plan = _run([meltano, "invoke", "tap-exec:plan"], cwd=project, env=run_env)
     assert "sessions" in plan
-    assert "of the API's 1,000 requests a day" in plan
+    assert "today's budget" in plan
     assert catalog_for(fast_config(sim))["streams"]  # the project's discovery matches this checkout's

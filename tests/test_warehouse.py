@@ -25,7 +25,7 @@ from tap_exec.simulator.drift import ApiDrift, extra_value, served_score
 from tap_exec.simulator.seed import build
 from tests import marts
 from tests.expected import ENDPOINTS, expected_records
-from tests.helpers import ROOT, meltano, meltano_env_for
+from tests.helpers import ROOT, meltano, meltano_env_for, recent
 from tests.test_streams import PER_PARENT
 
 if t.TYPE_CHECKING:
@@ -57,6 +57,12 @@ def _normal(value: t.Any) -> t.Any:  # noqa: PLR0911 - any column value, one ret
     if isinstance(value, list):
         return [_normal(v) for v in value]
     return value
+
+
+@pytest.fixture
+def sim(make_sim: t.Callable[..., Simulator]) -> Simulator:
+    """The default workspace, practising until an hour ago (its last week is the first run's current read)."""
+    return make_sim(data=recent(build()))
 
 
 def _assert_tables_hold_exactly(sim: Simulator, rows: Rows, schema: str, *, empty_is_null: bool = False) -> None:
@@ -94,8 +100,10 @@ def _run_twice(sim: Simulator, env: dict[str, str], loader: str, rows: Rows, sch
     exact(sim, rows, schema)  # the regraded session's new score included
     assert len(rows(f"select id from {schema}.sessions")) == sessions_before + len(new)  # noqa: S608
     second = sim.stats.paths()[mark:]
-    assert second.count("/rest/v1/sessions") == 1, "the second run reads only the lookback window"
-    assert len(second) == len(set(second)) + second.count("/rest/v1/scenarios/assignments") - 1, "one request per list page"
+    reconciled = math.ceil(sessions_before / 100 / 7)  # at most: a slice of the history, re-read for late grades
+    assert 1 <= second.count("/rest/v1/sessions") <= 1 + reconciled, "the second run reads the lookback window and a slice"
+    lists = [path for path in second if path != "/rest/v1/sessions"]
+    assert len(lists) == len(set(lists)) + lists.count("/rest/v1/scenarios/assignments") - 1, "one request per list page"
 
 
 def _duckdb_rows(path: str) -> Rows:
@@ -207,7 +215,7 @@ def _workspace_with_edge_cases() -> Dataset:
 
     Archived scenarios, people who left, an unpractised scenario, and a person assigned the same scenario twice.
     """
-    data = build(11, Counts.scaled(0.3, former_users=3))
+    data = recent(build(11, Counts.scaled(0.3, former_users=3)))
     data.scenarios[0]["_archived"] = True
     data.add_scenario()  # no session names it
     again = {**data.assignments[0], "id": data.new_id(), "status": "in_progress", "created_at": "2026-10-30T08:00:00Z"}

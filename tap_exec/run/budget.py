@@ -25,7 +25,7 @@ class ApiDay:
         self.record: dict[str, t.Any] = {
             "day": record.get("day"),
             "spent": int(record.get("spent", 0)),
-            "offset": float(record.get("offset", 0.0)),
+            "offset": int(record.get("offset", 0)),
         }
         if isinstance(record.get("blocked_until"), str):
             self.record["blocked_until"] = record["blocked_until"]
@@ -66,7 +66,7 @@ class ApiDay:
         offset = moment.timestamp() - time.time()
         corrected = abs(offset - self.record["offset"]) >= CLOCK_SLACK
         if corrected:
-            self.record["offset"] = round(offset, 1)
+            self.record["offset"] = round(offset)  # whole seconds: SDK targets read a float back as a Decimal
         self._roll(corrected=corrected)
 
     def left(self) -> int:

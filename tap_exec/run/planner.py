@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 import typing as t
 
-from tap_exec.errors import ParentNotFoundError, ParentsOwedError, RetriesExhaustedError
+from tap_exec.errors import DayBudgetSpentError, ParentNotFoundError, ParentsOwedError, RetriesExhaustedError
 from tap_exec.run.history import DETAILS, HISTORY, RECON
 
 if t.TYPE_CHECKING:
@@ -79,6 +79,9 @@ class Planner:
         parent = tracker.parent_of[child.name]
         dues = tracker.dues.get(child.name)
         key = dues.keys.get(parent_id) if dues is not None else None
+        direct = tracker.direct.get(child.name)
+        if key is None and direct is not None and direct[0] == parent_id:
+            key = direct[1]  # a history row at the details cursor
         probe = getattr(parent, "still_listed", None)
         if key is None or probe is None:
             return True  # a full list decides on the next run (run/owed.py settles parents it no longer has)
@@ -93,11 +96,20 @@ class Planner:
     # -- the run -----------------------------------------------------------------------------
     def execute(self, streams: Mapping[str, Listing]) -> None:
         """Every phase in order (a stop of any kind leaves the state consistent; the caller writes it)."""
+        try:
+            self._phases(streams)
+        except DayBudgetSpentError:
+            self._report_failures(stopped=True)
+            raise
+        self._report_failures()
+
+    def _phases(self, streams: Mapping[str, Listing]) -> None:
         self.active = True
         tracker, history = self.run.tracker, self.run.history
         tops = [s for s in streams.values() if s.parent_stream_type is None and s.name in tracker.synced]
         backward = [s for s in tops if getattr(s, "reverse_params", None)]
-        listed: list[Listing] = []  # lists that read history in this run (they reconcile none of it)
+        # lists that read history in this run, or read it whole for the first time: they reconcile none of it
+        listed: list[Listing] = [s for s in backward if "replication_key_value" not in s.stream_state]
         self.phase = "lists"
         for stream in tops:
             self._sync(stream, "current")  # a first run's current read is where history begins
@@ -111,8 +123,8 @@ class Planner:
         aggregates = [child for child in children if child.aggregate]
         self.phase = "today"
         self._pay(raw, lambda dues, p: p not in dues.carried and p not in dues.failed)
-        self.phase = "owed"
-        self._pay(raw, lambda dues, p: p not in dues.failed)
+        self.phase = "owed"  # failed ones included: a parent that failed before is retried on the next run
+        self._pay(raw, lambda dues, p: p not in dues.failures_this_run)
         self.phase = HISTORY
         for stream in listed:
             if history.due(stream, stream.marks, HISTORY):  # type: ignore[attr-defined]
@@ -130,7 +142,6 @@ class Planner:
         self._pay(children, lambda dues, p: p not in dues.failed)
         self.phase = "failed"
         self._pay(children, lambda dues, p: p not in dues.failures_this_run)
-        self._report_failures()
 
     def _owe_history_details(self, stream: Listing) -> None:
         """History just begun, or a raw per-parent stream selected for the first time: history rows owe children."""
@@ -188,8 +199,11 @@ class Planner:
             self.run.progress.done(child)
         self.run.checkpoint()
 
-    def _report_failures(self) -> None:
-        """One line naming every parent still owed after failing, with its tries; an exit status if any failed now."""
+    def _report_failures(self, *, stopped: bool = False) -> None:
+        """One line naming every parent still owed after failing, with its tries; an exit status if any failed now.
+
+        When today's budget ends the run (`stopped`), the line is a warning: that stop's own status stands.
+        """
         tracker = self.run.tracker
         failed_now = {name: dues.failures_this_run for name, dues in tracker.dues.items() if dues.failures_this_run}
         still = {name: dues.failed for name, dues in tracker.dues.items() if dues.failed}
@@ -207,6 +221,6 @@ class Planner:
             + "; ".join(parts)
             + ". Everything else is done and the state is saved; the next run tries them again."
         )
-        if failed_now:
+        if failed_now and not stopped:
             raise ParentsOwedError(line + " What to do: if this persists, report the parents above to Exec support.")
         self.run.host.logger.warning("%s", line)
