@@ -218,11 +218,7 @@ class ExecStream(RESTStream[t.Any]):
 
     @override
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
-        """Keep at DEBUG the SDK's lines that only repeat another or drown the progress lines.
-
-        That is, its per-stream "unhandled error" notice for errors the tap reports in one line and for the SDK's
-        stop signals (`--test`), and its "Beginning sync" line for each parent of a per-parent stream.
-        """
+        """At DEBUG: the SDK's "unhandled error" notice for errors said in one line, and its per-parent "Beginning sync"."""
         if level == logging.ERROR and isinstance(sys.exc_info()[1], (ExecTapError, SyncLifecycleSignal)):
             level = logging.DEBUG
         if level == logging.INFO and self.parent_stream_type is not None and message.startswith("Beginning sync"):

@@ -226,3 +226,19 @@ def test_every_session_of_the_first_week_gets_its_detail(make_sim: Callable[...,
     sim = make_sim(data=data)
     out = run_tap(fast_config(sim), selected=DETAILS)
     assert sorted(_ids(out, "session_details")) == sorted(s.id for s in data.sessions)
+
+
+def test_a_failing_history_detail_is_owed_not_passed_by(make_sim: Callable[..., Simulator], tmp_path: Path) -> None:
+    """A detail failing at the details cursor (history, newest first): the cursor moves on, the parent stays owed."""
+    data = build(13, Counts.scaled(0.2, sessions=450))  # all history: the details follow the cursor
+    sim = make_sim(data=data)
+    victim = sorted(data.sessions, key=lambda s: (s.created, s.id))[200]
+    sim.answer(f"/sessions/{victim.id}", 500, _error("api_error", 500), times=2)  # max_retries 1: both tries fail
+    status, stderr, first = _cli(sim, tmp_path, DETAILS, max_retries=1)
+    assert status == EXIT_OWED
+    assert victim.id in stderr
+    assert sorted(_ids(first, "session_details")) == sorted(s.id for s in data.sessions if s.id != victim.id)
+    assert first.last_state["bookmarks"]["session_details"]["changes"]["owed"] == [victim.id]  # type: ignore[index]
+    status, _, second = _cli(sim, tmp_path, DETAILS, state=first.last_state, max_retries=1)
+    assert status == 0
+    assert _ids(second, "session_details") == [victim.id]

@@ -105,19 +105,10 @@ class Planner:
 
     def _phases(self, streams: Mapping[str, Listing]) -> None:
         self.active = True
-        tracker, history = self.run.tracker, self.run.history
+        tracker = self.run.tracker
         tops = [s for s in streams.values() if s.parent_stream_type is None and s.name in tracker.synced]
         backward = [s for s in tops if getattr(s, "reverse_params", None)]
-        # lists that read history in this run, or read it whole for the first time: they reconcile none of it
-        listed: list[Listing] = [s for s in backward if "replication_key_value" not in s.stream_state]
-        self.phase = "lists"
-        for stream in tops:
-            self._sync(stream, "current")  # a first run's current read is where history begins
-            if stream in backward:
-                self._owe_history_details(stream)
-            if stream in backward and history.due(stream, stream.marks, HISTORY):  # type: ignore[attr-defined]
-                listed.append(stream)  # history's list too, while it fits half of today's budget: cheap, and the marts want it
-                self._sync(stream, HISTORY, share=HISTORY_LIST_SHARE)
+        listed = self._lists(tops, backward)
         children = self._children_in_order()
         raw = [child for child in children if not child.aggregate]
         aggregates = [child for child in children if child.aggregate]
@@ -125,23 +116,45 @@ class Planner:
         self._pay(raw, lambda dues, p: p not in dues.carried and p not in dues.failed)
         self.phase = "owed"  # failed ones included: a parent that failed before is retried on the next run
         self._pay(raw, lambda dues, p: p not in dues.failures_this_run)
+        self._history(backward, listed)
+        self.phase = "aggregates"  # the API's aggregates wait for raw rows, which the marts can derive them from
+        self._pay(aggregates, lambda dues, p: p not in dues.failed)
+        self.phase = RECON
+        for stream in backward:
+            if stream not in listed and self.run.history.due(stream, stream.marks, RECON):  # type: ignore[attr-defined]
+                self._sync(stream, RECON)
+        self._pay(children, lambda dues, p: p not in dues.failed)
+        self.phase = "failed"
+        self._pay(children, lambda dues, p: p not in dues.failures_this_run)
+
+    def _lists(self, tops: list[Listing], backward: list[Listing]) -> list[Listing]:
+        """Phase 1: every list; history's list too while it fits half of today's budget. The lists reading history."""
+        history = self.run.history
+        # lists that read history in this run, or read it whole for the first time: they reconcile none of it
+        listed: list[Listing] = [s for s in backward if HISTORY not in s.stream_state]
+        for stream in listed:
+            if stream.stream_state.get("replication_key_value"):  # a state from before history: it read the whole list
+                stream.stream_state[HISTORY] = {"done": True}
+        self.phase = "lists"
+        for stream in tops:
+            self._sync(stream, "current")  # a first run's current read is where history begins
+            if stream in backward:
+                self._owe_history_details(stream)
+            if stream in backward and history.due(stream, stream.marks, HISTORY):  # type: ignore[attr-defined]
+                listed.append(stream)  # cheap, and the marts want every row
+                self._sync(stream, HISTORY, share=HISTORY_LIST_SHARE)
+        return listed
+
+    def _history(self, backward: list[Listing], listed: list[Listing]) -> None:
+        """Phase 4: the rest of history's list, then its rows' raw children, newest first."""
         self.phase = HISTORY
         for stream in listed:
-            if history.due(stream, stream.marks, HISTORY):  # type: ignore[attr-defined]
+            if self.run.history.due(stream, stream.marks, HISTORY):  # type: ignore[attr-defined]
                 self._sync(stream, HISTORY)
         for stream in backward:
             if stream.marks.details_due():  # type: ignore[attr-defined]
                 listed.append(stream)
                 self._history_details(stream)
-        self.phase = "aggregates"  # the API's aggregates wait for raw rows, which the marts can derive them from
-        self._pay(aggregates, lambda dues, p: p not in dues.failed)
-        self.phase = RECON
-        for stream in backward:
-            if stream not in listed and history.due(stream, stream.marks, RECON):  # type: ignore[attr-defined]
-                self._sync(stream, RECON)
-        self._pay(children, lambda dues, p: p not in dues.failed)
-        self.phase = "failed"
-        self._pay(children, lambda dues, p: p not in dues.failures_this_run)
 
     def _owe_history_details(self, stream: Listing) -> None:
         """History just begun, or a raw per-parent stream selected for the first time: history rows owe children."""
