@@ -110,7 +110,8 @@ def requests_made(sim: Simulator, since: int) -> list[tuple[str, tuple[tuple[str
 
 def tap_command(sim: Simulator, workdir: Path, selected: set[str], python: str = sys.executable, **settings: t.Any) -> list[str]:  # noqa: ANN401
     """tap-exec's CLI on `sim` with `selected` streams, run by `python`."""
-    config = {"api_key": sim.api_key, "api_url": sim.url, "max_requests_per_minute": 1_000_000, **settings}
+    config = {"api_key": sim.api_key, "api_url": sim.url, "max_requests_per_minute": 1_000_000, "daily_request_budget": 10**9}
+    config |= settings
     (workdir / "config.json").write_text(json.dumps(config), encoding="utf-8")
     (workdir / "catalog.json").write_text(json.dumps(catalog_for(config, selected)), encoding="utf-8")
     return [

@@ -159,6 +159,7 @@ def meltano_env_for(sim: Simulator, tmp_path: Path) -> dict[str, str]:
         **os.environ,
         "TAP_EXEC_API_URL": sim.url,
         "TAP_EXEC_API_KEY": sim.api_key,
+        "TAP_EXEC_DAILY_REQUEST_BUDGET": "10000000",  # tests run many days' worth of requests in one
         "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         "TARGET_JSONL_DESTINATION_PATH": str(tmp_path / "out"),
