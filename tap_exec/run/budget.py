@@ -32,6 +32,7 @@ class ApiDay:
         state[BUDGET] = self.record
         self.limit = limit
         self.spent_this_run = 0
+        self.learned = False  # True once a response's `Date` told the API's clock
 
     def now(self) -> datetime:
         """The API's time now, as best known."""
@@ -63,6 +64,7 @@ class ApiDay:
             return
         if moment.tzinfo is None:
             return
+        self.learned = True
         offset = moment.timestamp() - time.time()
         corrected = abs(offset - self.record["offset"]) >= CLOCK_SLACK
         if corrected:
@@ -70,11 +72,16 @@ class ApiDay:
         self._roll(corrected=corrected)
 
     def left(self) -> int:
-        """Requests today's budget still allows (none while the API's own limit holds us off)."""
+        """Requests today's budget still allows (none while the API's own limit holds us off).
+
+        Before the run's first response the API's day is a guess from the offset the state remembers: a spent budget
+        then still allows one request, whose `Date` says whether a new day began (a clock stepped back, a paused VM).
+        """
         self._roll()
         if self.blocked():
             return 0
-        return max(0, self.limit - int(self.record["spent"]))
+        left = max(0, self.limit - int(self.record["spent"]))
+        return left or (0 if self.learned else 1)
 
     def blocked(self) -> str | None:
         """Until when the API's daily limit holds (a 429 asked for a longer wait than `max_wait_seconds`), if it does."""
