@@ -258,7 +258,7 @@ def all_streams_requests(workdir: Path) -> dict[str, int]:
 
 def rate_limited(requests: int, per_window: int, window: float, workdir: Path) -> dict[str, t.Any]:
     """A run of `requests` requests against a simulator limiting to `per_window` per `window` seconds."""
-    sessions = requests * 100
+    sessions = (requests - 1) * 100  # a first run: the last week's (empty) page, then the history
     limits = Limits(per_window=per_window, window=window)
     with Simulator(build(3, Counts.scaled(0.1, sessions=sessions)), limits=limits) as sim:
         cmd = tap_command(sim, workdir, {"sessions"}, max_requests_per_minute=per_window, rate_limit_window_seconds=window)
