@@ -26,7 +26,7 @@ if t.TYPE_CHECKING:
     import logging
     from collections.abc import Iterator
 
-    from tap_exec.tap import TapExec
+    from singer_sdk import Tap
 
 WHAT_TO_DO = {
     "config": 'pass a JSON object of settings, e.g. {"api_key": "exec_live_…"} (see .secrets.example)',
@@ -145,7 +145,7 @@ def read_state(path: str) -> dict[str, t.Any]:
     return state
 
 
-def check_state(tap: TapExec) -> None:
+def check_state(tap: Tap) -> None:
     """Bookmarks this tap can start from; unknown streams are ignored with a warning."""
     bookmarks = tap.state.get("bookmarks", {})
     unknown = sorted(set(bookmarks) - set(tap.streams))
@@ -178,7 +178,7 @@ def read_catalog(path: str) -> dict[str, t.Any]:
     return catalog
 
 
-def check_catalog(tap: TapExec, catalog: dict[str, t.Any]) -> None:
+def check_catalog(tap: Tap, catalog: dict[str, t.Any]) -> None:
     """A catalog that selects streams this tap knows; unknown ones are warned about, none at all is an error."""
     known = list(tap.streams)
     entries = Catalog.from_dict(catalog).values()
@@ -192,7 +192,7 @@ def check_catalog(tap: TapExec, catalog: dict[str, t.Any]) -> None:
         tap.logger.warning("--catalog selects streams this tap does not know, ignored: %s", ", ".join(unknown))
 
 
-def check_start_date(tap: TapExec) -> None:
+def check_start_date(tap: Tap) -> None:
     """Say what a start date in the future does (a bad one is refused with the other settings)."""
     value = tap.config.get("start_date")
     moment = parse_datetime(value) if isinstance(value, str) else None

@@ -32,7 +32,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.pagination import BaseAPIPaginator
 
     from tap_exec.run import Run
-    from tap_exec.run.owed import Mode, Touch
+    from tap_exec.run.protocols import Mode, Touch
 
 
 class ExecStream(RESTStream[t.Any]):

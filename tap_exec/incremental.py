@@ -31,7 +31,7 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context, Record
 
-    from tap_exec.run.owed import Mode
+    from tap_exec.run.protocols import Mode
 
 
 class ExecIncrementalStream(ExecStream):

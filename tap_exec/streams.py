@@ -8,7 +8,7 @@ from typing_extensions import override
 
 from tap_exec.client import ExecChildStream, ExecStream
 from tap_exec.incremental import ExecIncrementalStream
-from tap_exec.run.owed import Touch
+from tap_exec.run.protocols import Touch
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record

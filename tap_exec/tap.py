@@ -24,7 +24,7 @@ from tap_exec.streams import STREAM_TYPES
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
-    from tap_exec.run import Host
+    from tap_exec.run.services import Host
 
 
 class TapExec(Tap):

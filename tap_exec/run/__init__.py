@@ -13,46 +13,12 @@ from tap_exec.run.planner import Planner
 from tap_exec.run.progress import RunProgress
 
 if t.TYPE_CHECKING:
-    import logging
     from collections.abc import Mapping
 
     from tap_exec.run.protocols import Listing
+    from tap_exec.run.services import Host
 
 DAILY_LIMIT = 1_000  # requests a day per workspace (NOTES.md)
-
-
-class StateWriter(t.Protocol):
-    """The SDK's state writer."""
-
-    def write_state(self, state: dict[str, t.Any]) -> None:
-        """Write a STATE message if the state changed."""
-        ...
-
-
-class Host(t.Protocol):
-    """What the run needs of the tap: its settings, state, streams and output."""
-
-    @property
-    def config(self) -> Mapping[str, t.Any]:
-        """The settings."""
-        ...
-
-    @property
-    def state(self) -> dict[str, t.Any]:
-        """The state, updated in place."""
-        ...
-
-    @property
-    def streams(self) -> Mapping[str, t.Any]:
-        """Every stream, in sync order."""
-        ...
-
-    @property
-    def state_writer(self) -> StateWriter:
-        """Where STATE messages go."""
-        ...
-
-    logger: logging.Logger
 
 
 class Run:

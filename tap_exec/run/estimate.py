@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from tap_exec.run.history import DETAILS, HISTORY, RECON
 
 if t.TYPE_CHECKING:
-    from tap_exec.run import Run
+    from tap_exec.run.services import Services
 
 
 @dataclass
@@ -35,7 +35,7 @@ class ListSize:
         self.pages_read += 1
 
 
-def remaining(run: Run, sizes: dict[str, ListSize]) -> dict[str, int]:
+def remaining(run: Services, sizes: dict[str, ListSize]) -> dict[str, int]:
     """Requests each synced stream (and each history or reconciliation read) still owes."""
     tracker = run.tracker
     page_size = int(run.config["page_size"])
@@ -56,7 +56,7 @@ def remaining(run: Run, sizes: dict[str, ListSize]) -> dict[str, int]:
     return out
 
 
-def _history(run: Run, name: str) -> dict[str, int]:
+def _history(run: Services, name: str) -> dict[str, int]:
     """History still to read (pages, and the raw children of its rows) or this run's reconciliation slice."""
     stream = run.streams[name]
     marks = getattr(stream, "marks", None)
@@ -80,7 +80,7 @@ def _history(run: Run, name: str) -> dict[str, int]:
     return {f"{name} recon": run.history.pages_for(marks)} if reconciles else {}
 
 
-def _child(run: Run, name: str, sizes: dict[str, ListSize]) -> int:
+def _child(run: Services, name: str, sizes: dict[str, ListSize]) -> int:
     tracker = run.tracker
     parent = tracker.parent_of[name].name
     parent_size = sizes.get(parent) or ListSize()
@@ -95,7 +95,7 @@ def _child(run: Run, name: str, sizes: dict[str, ListSize]) -> int:
     return min(estimate, max(owed, cap)) if cap else estimate
 
 
-def _coming(run: Run, name: str, sizes: dict[str, ListSize]) -> int:
+def _coming(run: Services, name: str, sizes: dict[str, ListSize]) -> int:
     """Rows of a list still to be read that will be new or changed (0 before its first page, unless a first run)."""
     size = sizes.get(name) or ListSize()
     seen = run.tracker.seen.get(name)
@@ -107,7 +107,7 @@ def _coming(run: Run, name: str, sizes: dict[str, ListSize]) -> int:
     return min(unread, max(0, size.rows - seen.remembered - seen.changes))
 
 
-def _remembered(run: Run, name: str) -> int:
+def _remembered(run: Services, name: str) -> int:
     """How many rows the last run left for this list to recognise (a stand-in for its size before it is read)."""
     seen = run.tracker.seen.get(name)
     return seen.remembered if seen is not None else 0

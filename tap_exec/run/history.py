@@ -17,8 +17,8 @@ from datetime import timedelta
 from tap_exec.run.budget import iso, parse_moment
 
 if t.TYPE_CHECKING:
-    from tap_exec.run.owed import ChangeTracker, Mode
-    from tap_exec.run.protocols import Listing
+    from tap_exec.run.owed import ChangeTracker
+    from tap_exec.run.protocols import Listing, Mode
 
 HISTORY: t.Final = "history"
 RECON: t.Final = "recon"

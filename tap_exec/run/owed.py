@@ -13,7 +13,6 @@ signal list not read in this run) owes every parent the list shows.
 from __future__ import annotations
 
 import typing as t
-from dataclasses import dataclass
 from datetime import timedelta
 
 from tap_exec.run.budget import parse_moment
@@ -23,31 +22,10 @@ if t.TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime
 
-    from tap_exec.run.protocols import Child, Listing
+    from tap_exec.run.protocols import Child, Listing, Mode
 
 CHANGES = "changes"
 PRUNE_EVERY = 100  # rows between two prunings of a sorted signal list's `seen`
-Mode = t.Literal["current", "history", "recon"]
-
-
-@dataclass(frozen=True)
-class Touch:
-    """New or changed rows of `source` make owed the parent whose id is at `path` in the row.
-
-    With `via=(stream, field)`, the id at `path` names a row of `stream` whose `field` lists the parents
-    (a session's scenario evaluates skills: `Touch("sessions", "scenario.id", via=("scenarios", "skills"))`).
-    """
-
-    source: str
-    path: str
-    via: tuple[str, str] | None = None
-
-    def target(self, row: dict[str, t.Any]) -> str | None:
-        """The id this touch names in `row`."""
-        value: t.Any = row
-        for part in self.path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        return value if isinstance(value, str) else None
 
 
 class ChangeTracker:

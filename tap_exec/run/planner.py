@@ -26,9 +26,8 @@ from tap_exec.run.history import DETAILS, HISTORY, RECON
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from tap_exec.run import Run
-    from tap_exec.run.owed import Mode
-    from tap_exec.run.protocols import Child, Listing
+    from tap_exec.run.protocols import Child, Listing, Mode
+    from tap_exec.run.services import Services
 
 CHECKPOINT_SECONDS = 60.0  # a STATE message at least this often while children are fetched
 HISTORY_LIST_SHARE = 0.5  # history's list pages join the lists while they fit this share of today's budget
@@ -38,7 +37,7 @@ OUTAGE = 3  # consecutive children failing after every retry: the API is down, n
 class Planner:
     """Runs the phases in order and keeps the score of failures."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Services) -> None:
         self.run = run
         self._last_checkpoint = time.monotonic()
         self._failing_in_a_row = 0

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta, timezone
 from tap_exec.run.estimate import ListSize, remaining
 
 if t.TYPE_CHECKING:
-    from tap_exec.run import Run
     from tap_exec.run.protocols import Listing
+    from tap_exec.run.services import Services
 
 
 class RunProgress:
@@ -26,7 +26,7 @@ class RunProgress:
 
     every = 10.0  # seconds between two progress lines
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Services) -> None:
         self.run = run
         self.summaries: t.Callable[[], list[str]] = list  # other end-of-run lines (the tap's schema drift summary)
         self.sizes: dict[str, ListSize] = {}
@@ -147,7 +147,7 @@ class RunProgress:
         return lines
 
 
-def days_phrase(run: Run, left: int) -> str:
+def days_phrase(run: Services, left: int) -> str:
     """What today's budget buys of `left` requests, and on which day the rest should be done."""
     day = run.day
     today = day.left()

@@ -3,9 +3,30 @@
 from __future__ import annotations
 
 import typing as t
+from dataclasses import dataclass
 
-if t.TYPE_CHECKING:
-    from tap_exec.run.owed import Mode, Touch
+#: How a list is read in a phase of the run: its current rows, its history, or a reconciliation slice.
+Mode = t.Literal["current", "history", "recon"]
+
+
+@dataclass(frozen=True)
+class Touch:
+    """New or changed rows of `source` make owed the parent whose id is at `path` in the row.
+
+    With `via=(stream, field)`, the id at `path` names a row of `stream` whose `field` lists the parents
+    (a session's scenario evaluates skills: `Touch("sessions", "scenario.id", via=("scenarios", "skills"))`).
+    """
+
+    source: str
+    path: str
+    via: tuple[str, str] | None = None
+
+    def target(self, row: dict[str, t.Any]) -> str | None:
+        """The id this touch names in `row`."""
+        value: t.Any = row
+        for part in self.path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value if isinstance(value, str) else None
 
 
 class Listing(t.Protocol):
