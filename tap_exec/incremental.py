@@ -164,8 +164,7 @@ class ExecIncrementalStream(ExecStream):
             params[self.upper_param] = cursor.anchor or top["before"]
             if lower:
                 params[self.lower_param] = iso(lower)
-            prepared = self.build_prepared_request(method="GET", url=self.get_url(None), params=params, headers=self.http_headers)
-            response = self.request_decorator(self._request)(prepared, None)
+            response = self.get(params)
             for row in window.unseen(json_body(response)["data"]):
                 yield row
                 marks.advance(DETAILS, str(row[key]), str(row["id"]))  # once its children were fetched
@@ -186,8 +185,7 @@ class ExecIncrementalStream(ExecStream):
                 self.lower_param: key,
                 self.upper_param: key,
             }
-            prepared = self.build_prepared_request(method="GET", url=self.get_url(None), params=params, headers=self.http_headers)
-            body = json_body(self.request_decorator(self._request)(prepared, None))
+            body = json_body(self.get(params))
             if any(str(row.get("id")) == row_id for row in body["data"]):
                 return True
             page, pages = page + 1, int(body["pagination"]["total_pages"])

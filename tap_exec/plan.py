@@ -47,11 +47,7 @@ def read_list(stream: ExecStream) -> ListSize:
     tracker.before_listing(stream)
     while page == 1 or page <= (size.pages or 0) <= READ_WHOLE:
         params = stream.get_url_params(None, Cursor(page) if incremental else page)
-        prepared = stream.build_prepared_request(
-            method="GET", url=stream.get_url(None), params=params, headers=stream.http_headers
-        )
-        send = stream.request_decorator(stream._request)  # noqa: SLF001 - one request, as the sync sends it
-        body = json_body(send(prepared, None))
+        body = json_body(stream.get(params))
         size.read(body["pagination"])
         for row in body["data"]:
             tracker.observe(stream, row)
@@ -69,9 +65,7 @@ def read_history_size(stream: ExecIncrementalStream) -> None:
     try:
         stream.get_new_paginator()
         params = stream.get_url_params(None, Cursor())
-        url, headers = stream.get_url(None), stream.http_headers
-        prepared = stream.build_prepared_request(method="GET", url=url, params=params, headers=headers)
-        body = json_body(stream.request_decorator(stream._request)(prepared, None))  # noqa: SLF001 - as the sync sends it
+        body = json_body(stream.get(params))
     finally:
         stream.mode = "current"
     mark = stream.marks.state.setdefault("history", {})
