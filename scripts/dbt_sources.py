@@ -50,10 +50,12 @@ def table(stream: ExecStream, parent: str | None) -> dict[str, t.Any]:
     replication = "per parent" if parent else "incremental" if stream.replication_key else "full table"
     meta: dict[str, t.Any] = {
         "primary_key": list(stream.primary_keys or ()),
-        "endpoint": f"GET {stream.path}",
+        "endpoint": f"GET {stream.path}" if stream.requested else "none (written by the tap)",
         "replication": replication,
         "selected_by_default": stream.selected_by_default,
     }
+    if not stream.requested:
+        meta["may_be_absent"] = True  # rows only once a per-parent list is fetched, so a loader may create no table
     if parent:
         meta["parent"] = parent
     out: dict[str, t.Any] = {"name": stream.name, "description": _describe(stream, schema)}

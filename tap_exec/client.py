@@ -1,4 +1,4 @@
-"""ExecStream and ExecChildStream: every default of an Exec endpoint, and where a stream asks the run what it owes."""
+"""ExecStream: every default of an Exec endpoint, and where a list tells the run what it read."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ from typing_extensions import override
 
 from tap_exec import schemas
 from tap_exec.decoding import json_body
-from tap_exec.errors import ExecAPIError, ExecTapError, ParentNotFoundError, RetriesExhaustedError
+from tap_exec.errors import ExecAPIError, ExecTapError, RetriesExhaustedError
 from tap_exec.http import MISCONFIGURED, TRANSIENT, NoRedirects, brief, check_response, connection_problem, retry_waits
 from tap_exec.output import TableVersion
-from tap_exec.pagination import TotalPagesPaginator
+from tap_exec.pagination import ListPaginator
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -32,7 +32,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.pagination import BaseAPIPaginator
 
     from tap_exec.run import Run
-    from tap_exec.run.protocols import Mode, Touch
+    from tap_exec.run.protocols import Mode
 
 
 class ExecStream(RESTStream[t.Any]):
@@ -55,9 +55,14 @@ class ExecStream(RESTStream[t.Any]):
     version_fields: t.ClassVar[tuple[str, ...] | None] = ()
     #: How the list is read in this phase of the run (run/planner.py); only lists with a history read it otherwise.
     mode: Mode = "current"
+    #: False for a stream the tap writes itself (fetch_log): it costs no request.
+    requested: t.ClassVar[bool] = True
     #: The run's services (set by the tap when it builds its streams).
     run: Run
     _schema_sent = False
+    #: The paginator of the read under way (None: a single object), and its table version.
+    listing: ListPaginator | None = None
+    version: TableVersion
 
     @property
     @override
@@ -99,8 +104,17 @@ class ExecStream(RESTStream[t.Any]):
 
     @override
     def get_new_paginator(self) -> BaseAPIPaginator[t.Any] | None:
-        """Page numbers up to `total_pages` for lists; none for single objects."""
-        return TotalPagesPaginator() if self.paginated else None
+        """Page numbers that prove a list whole (pagination.py) for lists; none for single objects."""
+        self.listing = ListPaginator(on_restart=self.read_again, identity=self.identity) if self.paginated else None
+        return self.listing
+
+    def identity(self, row: dict[str, t.Any]) -> t.Any:  # noqa: ANN401 - any key value
+        """What tells a row of this list from the others (its `id`; per-parent lists override)."""
+        return row.get("id")
+
+    def read_again(self) -> None:
+        """The list is read again from page 1 (rows moved): what this read emits from now on supersedes the rest."""
+        self.version.renew()
 
     @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
@@ -144,17 +158,32 @@ class ExecStream(RESTStream[t.Any]):
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """A listing's rows; once it is complete, the tracker settles what it owes and the table version activates."""
         run = self.run
-        version, progress, current = TableVersion(self), run.progress, self.mode == "current"
+        progress, current = run.progress, self.mode == "current"
+        self.version = version = TableVersion(self)
         if current:
             run.tracker.before_listing(self)
         for row in super().get_records(context):
             yield row
             progress.record(self)  # once the SDK has emitted it
         if current:
-            run.tracker.settle(self, self.covered_from(context))
-            version.activate()
+            proven = self.proven
+            run.tracker.settle(self, self.covered_from(context), proven=proven)
+            if proven:
+                version.activate()
+            elif version.active:
+                self.logger.warning(
+                    "%s changed on every one of %d reads, so it cannot be proven whole: no ACTIVATE_VERSION this run "
+                    "(rows deleted upstream stay until a run reads it unchanged; nothing current is deleted).",
+                    self.name,
+                    self.listing.restarts + 1 if self.listing else 1,
+                )
             if self.parent_stream_type is None:
                 progress.listed(self)
+
+    @property
+    def proven(self) -> bool:
+        """True when the read just made is proven whole (a list that did not move while it was read)."""
+        return self.listing is None or self.listing.proven
 
     def covered_from(self, context: Context | None) -> str | None:  # noqa: ARG002 - incremental lists use it
         """The lowest replication key value a complete current listing read (None: the whole list)."""
@@ -251,49 +280,3 @@ class ExecStream(RESTStream[t.Any]):
         if "tracker" in self.run.__dict__:
             self.run.tracker.flush()
         super()._write_state_message()
-
-
-class ExecChildStream(ExecStream):
-    """A per-parent endpoint: the parent's id is in the path and copied onto every record."""
-
-    selected_by_default = False  # one request (or more) per parent record: opt in
-    missing_parent_ok = True
-    #: Top-level copies of nested ids that the primary key needs, e.g. {"user_id": ("user", "id")}.
-    nested_keys: t.ClassVar[dict[str, tuple[str, ...]]] = {}
-    #: Changes elsewhere that make a parent owed, besides the parent's own new or changed row (run/owed.py).
-    touched_by: t.ClassVar[tuple[Touch, ...]] = ()
-    #: True for the API's aggregates: the planner fetches raw rows (session details, page contents) first.
-    aggregate: t.ClassVar[bool] = False
-
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
-        """One state entry for all parents, not one per parent id."""
-        super().__init__(*args, **kwargs)
-        self.state_partitioning_keys = []
-
-    @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """The parent's rows if they are owed; a parent whose fetch keeps failing stays owed and the run goes on."""
-        run, context = self.run, dict(context or {})
-        if not run.tracker.owes(self, context):
-            return
-        try:
-            yield from super().get_records(context)
-        except (ParentNotFoundError, RetriesExhaustedError) as exc:
-            run.planner.child_failed(self, context, exc)
-        else:
-            run.tracker.paid(self, context)
-            run.planner.child_fetched()
-        run.progress.fetched(self)
-        # No STATE message per parent (each would repeat the whole change record): the planner's checkpoints carry it.
-        self.state_manager.is_flushed = True
-
-    @override
-    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        """Add the parent key and the nested ids named in `nested_keys`."""
-        row.update(context or {})
-        for key, path in self.nested_keys.items():
-            value: t.Any = row
-            for part in path:
-                value = value.get(part) if isinstance(value, dict) else None
-            row[key] = value
-        return row

@@ -63,6 +63,11 @@ class TableVersion:
             # Records carry the version they belong to (the SDK reads `_stream_version` when writing them).
             stream._stream_version = stream._tap.initialized_at  # noqa: SLF001 - milliseconds: two runs never share one
 
+    def renew(self) -> None:
+        """The list is read again from its first page: its rows from now on belong to a newer version."""
+        if self.active and self.stream._stream_version is not None:  # noqa: SLF001
+            self.stream._stream_version += 1  # noqa: SLF001 - rows of the abandoned read are older, so dropped
+
     def activate(self) -> None:
         """The listing is complete: rows of older versions are gone upstream."""
         if self.active and self.stream._stream_version is not None:  # noqa: SLF001

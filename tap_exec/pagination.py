@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from singer_sdk.pagination import BaseAPIPaginator, PageNumberPaginator
+from singer_sdk.pagination import BaseAPIPaginator
 from typing_extensions import override
 
 from tap_exec.decoding import json_body
@@ -14,19 +14,78 @@ if t.TYPE_CHECKING:
     import requests
 
 
-class TotalPagesPaginator(PageNumberPaginator):
-    """Page numbers from 1, stopping at `pagination.total_pages`: no request for a page past the last."""
+class ListPaginator(BaseAPIPaginator[int]):
+    """Page numbers from 1 to `total_pages` that prove the list was read whole, re-reading it when rows moved.
 
-    def __init__(self) -> None:
-        super().__init__(start_value=1)
-        self.total_pages: int | None = None
+    Deleting a row of page 1 once it was served shifts every later row up by one, so page 2 skips a row; an insert
+    repeats one. Either shows as a `total_count` that differs from the first page's, an id already read, or a pass
+    whose distinct ids do not add up to the total. Then the pass starts again at page 1 (`on_restart` lets the
+    stream give the new pass's rows a new table version), at most `passes` times in all. `proven` is True once
+    one pass read the list unmoved: only then may a target delete what the list no longer has. A list that does
+    not move costs exactly ceil(rows / page_size) requests; a one-page list is one snapshot, always proven.
+    """
+
+    def __init__(
+        self,
+        *,
+        passes: int = 3,
+        on_restart: t.Callable[[], None] | None = None,
+        identity: t.Callable[[dict[str, t.Any]], t.Any] = lambda row: row.get("id"),
+    ) -> None:
+        """A fresh pass at page 1; `passes` bounds the reads of a list that keeps moving; `identity` names a row."""
+        super().__init__(1)
+        self.identity = identity
+        self.passes_left = passes - 1
+        self.on_restart = on_restart
+        self.proven = False
+        self.rows = 0  # rows of the proven read
+        self.restarts = 0
+        self._total: int | None = None
+        self._ids: set[t.Any] = set()
+        self._moved = False
+        self._next: int | None = None
+        self._decided: requests.Response | None = None
 
     @override
     def has_more(self, response: requests.Response) -> bool:
-        """More pages exist while the page just read is below `total_pages`."""
-        pagination = json_body(response)["pagination"]
-        self.total_pages = pagination["total_pages"]
-        return bool(pagination["page"] < pagination["total_pages"])
+        """The next page; page 1 again when rows moved and a pass is left; else the end, proven or not."""
+        if response is self._decided:  # asked twice for an empty page: decide once
+            return self._next is not None
+        self._decided, self._next = response, None
+        body = json_body(response)
+        pagination, rows = body["pagination"], body["data"]
+        total = pagination.get("total_count")
+        if self._total is None:
+            self._total = total
+        ids = [self.identity(row) for row in rows]
+        self._moved = self._moved or total != self._total or any(i in self._ids for i in ids)
+        self._ids.update(ids)
+        last = pagination["page"] >= pagination["total_pages"]
+        if not self._moved and not last:
+            self._next = self.current_value + 1
+            return True
+        one_page = self.current_value == 1 and last
+        if one_page or (not self._moved and len(self._ids) == total):
+            self.proven, self.rows = True, len(self._ids)
+            return False
+        if self.passes_left <= 0:
+            return False  # still moving: not proven, nothing is deleted for it
+        self.passes_left -= 1
+        self.restarts += 1
+        self._total, self._ids, self._moved, self._next = None, set(), False, 1
+        if self.on_restart is not None:
+            self.on_restart()
+        return True
+
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """An empty page past a list that shrank is a move, not the end."""
+        return self.has_more(response)
+
+    @override
+    def get_next(self, response: requests.Response) -> int | None:
+        """The page `has_more` chose."""
+        return self._next
 
 
 @dataclass(frozen=True)

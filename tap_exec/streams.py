@@ -6,7 +6,8 @@ import typing as t
 
 from typing_extensions import override
 
-from tap_exec.client import ExecChildStream, ExecStream
+from tap_exec.children import ExecChildStream, FetchLogStream
+from tap_exec.client import ExecStream
 from tap_exec.incremental import ExecIncrementalStream
 from tap_exec.run.protocols import Touch
 
@@ -222,4 +223,5 @@ STREAM_TYPES: tuple[type[ExecStream], ...] = (
     KnowledgeHubPageVersionsStream,
     KnowledgeHubSourcesStream,
     KnowledgeHubSourceContentsStream,
+    FetchLogStream,  # not an endpoint: when each parent's list was last fetched whole (children.py)
 )

@@ -38,6 +38,33 @@ ENDPOINTS: dict[str, tuple[str, dict[str, str], str | None, str | None, tuple[st
 }
 
 
+#: Streams the tap writes itself, not endpoints (children.py).
+TAP_WRITTEN = {"fetch_log"}
+#: Per-parent lists: every row carries when its parent's list was fetched.
+FETCHED_AT = "_exec_fetched_at"
+LISTS = {"scenario_participants", "skill_proficiency", "knowledge_hub_page_versions"}
+
+
+class Stamp:
+    """Equal to any UTC date-time to the microsecond: the tap's `_exec_fetched_at`, which no API row can predict."""
+
+    PATTERN = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and bool(self.PATTERN.match(other))
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "<a fetch time>"
+
+
+def without_marks(rows: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """Rows less the tap's `_exec_fetched_at` (to compare as JSON text)."""
+    return [{k: v for k, v in row.items() if k != FETCHED_AT} for row in rows]
+
+
 #: Primary keys the simulator's rows are identified by (the tap's order is its own: lists first, then newest first).
 KEYS: dict[str, tuple[str, ...]] = {
     "scenario_analytics": ("scenario_id",),
@@ -76,6 +103,8 @@ def expected_records(sim: Simulator, stream: str) -> list[dict[str, t.Any]]:
             row[str(key)] = parent_row["id"]
             if "user_id" in nested:
                 row["user_id"] = row["user"]["id"]
+            if stream in LISTS:
+                row[FETCHED_AT] = Stamp()
             rows.append(row)
     return rows
 

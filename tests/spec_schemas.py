@@ -30,6 +30,8 @@ STREAM_COMPONENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "knowledge_hub_sources": ("KnowledgeHubSource", ()),
     "knowledge_hub_source_contents": ("KnowledgeHubSource", ("source_id",)),
 }
+# Per-parent lists: the tap adds when the parent's list was fetched (children.py).
+FETCH_MARKED = {"scenario_participants", "skill_proficiency", "knowledge_hub_page_versions"}
 # Fields a list never returns: "List rows are metadata only — pass `?include=content` on the detail endpoint".
 OMITTED: dict[str, tuple[str, ...]] = {"knowledge_hub_sources": ("content",)}
 
@@ -85,6 +87,8 @@ def expected_stream_schema(stream: str, spec: dict[str, t.Any]) -> dict[str, t.A
     schema["type"] = ["object"]
     for field in added:
         schema["properties"][field] = {"type": ["string"]}
+    if stream in FETCH_MARKED:
+        schema["properties"]["_exec_fetched_at"] = {"type": ["string"], "format": "date-time"}
     for field in OMITTED.get(stream, ()):
         del schema["properties"][field]
     return schema

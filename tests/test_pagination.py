@@ -9,7 +9,7 @@ import typing as t
 import pytest
 import requests
 
-from tap_exec.pagination import Cursor, TotalPagesPaginator, WindowPaginator
+from tap_exec.pagination import Cursor, ListPaginator, WindowPaginator
 from tap_exec.simulator import Counts, build
 from tests.helpers import fast_config, run_tap
 
@@ -26,16 +26,70 @@ def _response(body: dict[str, t.Any]) -> requests.Response:
     return response
 
 
+def _list_page(page: int, ids: list[str], total: int, size: int = 2) -> requests.Response:
+    pages = math.ceil(total / size)
+    return _response({"data": [{"id": i} for i in ids], "pagination": {"page": page, "total_count": total, "total_pages": pages}})
+
+
+def _read(paginator: ListPaginator, pages: list[requests.Response]) -> list[int]:
+    """Feed pages as the SDK does; the page numbers asked for, in order."""
+    asked = [paginator.current_value]
+    for response in pages:
+        paginator.advance(response)
+        if paginator.finished:
+            break
+        asked.append(paginator.current_value)
+    return asked
+
+
+@pytest.mark.parametrize("total", [0, 1, 2, 3, 6])
+def test_a_list_that_does_not_move_is_read_once_and_proven(total: int) -> None:
+    ids = [str(i) for i in range(total)]
+    pages = [_list_page(p + 1, ids[p * 2 : p * 2 + 2], total) for p in range(max(1, math.ceil(total / 2)))]
+    paginator = ListPaginator()
+    assert _read(paginator, pages) == list(range(1, len(pages) + 1))
+    assert paginator.finished
+    assert paginator.proven
+    assert paginator.restarts == 0
+
+
+def test_a_list_that_shrinks_while_read_is_read_again_with_a_new_version() -> None:
+    renewed: list[int] = []
+    paginator = ListPaginator(on_restart=lambda: renewed.append(1))
+    pages = [
+        _list_page(1, ["a", "b"], 4),
+        _list_page(2, ["d"], 3),  # "b" deleted after page 1: "c" moved up to page 1 and was skipped
+        _list_page(1, ["a", "c"], 3),
+        _list_page(2, ["d"], 3),
+    ]
+    assert _read(paginator, pages) == [1, 2, 1, 2]
+    assert paginator.proven
+    assert paginator.restarts == 1
+    assert renewed == [1]
+
+
 @pytest.mark.parametrize(
-    ("page", "total_pages", "more"), [(1, 0, False), (1, 1, False), (1, 2, True), (2, 3, True), (3, 3, False), (4, 3, False)]
+    "second",
+    [
+        _list_page(2, ["b", "c"], 5),  # a row inserted on page 1 repeats "b" (same total as a delete+insert)
+        _list_page(2, ["c"], 4),  # the total moved
+        _list_page(2, [], 2),  # a page past the end of a list that shrank
+    ],
 )
-def test_paginator_stops_at_total_pages(page: int, total_pages: int, more: bool) -> None:
-    paginator = TotalPagesPaginator()
-    response = _response(
-        {"data": [{}], "pagination": {"page": page, "page_size": 100, "total_count": 1, "total_pages": total_pages}}
-    )
-    assert paginator.has_more(response) is more
-    assert paginator.total_pages == total_pages
+def test_every_sign_of_a_move_restarts_and_a_list_that_keeps_moving_is_not_proven(second: requests.Response) -> None:
+    paginator = ListPaginator(passes=2)
+    pages = [_list_page(1, ["a", "b"], 4), second, _list_page(1, ["a", "b"], 4), second]
+    assert _read(paginator, pages) == [1, 2, 1, 2]
+    assert paginator.finished
+    assert not paginator.proven
+    assert paginator.restarts == 1
+
+
+def test_distinct_ids_short_of_the_total_are_not_proof() -> None:
+    paginator = ListPaginator(passes=1)
+    _read(paginator, [_list_page(1, ["a", "b"], 4), _list_page(2, ["d"], 4)])  # same total, yet "c" never served
+    assert paginator.finished
+    assert not paginator.proven
 
 
 @pytest.mark.parametrize("count", [0, 1, 100, 101, 250])
@@ -54,8 +108,8 @@ def test_an_empty_page_ends_the_stream(make_sim: Callable[..., Simulator]) -> No
     first_page = json.loads(json.dumps(sim.data.collections[:100]))
     sim.schedule(2, lambda data: data.collections.clear())  # everything is deleted after page 1 is served
     out = run_tap(fast_config(sim), selected={"collections"})
-    assert out.records("collections") == first_page
-    assert sim.stats.requests == 2
+    assert out.records("collections") == first_page  # the rows read before they were deleted, then none
+    assert sim.stats.requests == 3  # page 2 came back empty: the list moved, so it was read again from page 1
 
 
 def _window_page(page: int, total: int, rows: list[tuple[str, str]], key: str = "created_at") -> requests.Response:

@@ -10,6 +10,7 @@ from importlib import resources
 import pytest
 
 from tap_exec.simulator.params import PARAMS, Param
+from tests.expected import TAP_WRITTEN
 from tests.spec_schemas import SPEC_PATH, STREAM_COMPONENTS, expected_stream_schema, load_spec, strip_descriptions
 
 # CI always has ../shared beside the clone; only a bare clone elsewhere may lack it.
@@ -27,7 +28,7 @@ def test_schema_file_matches_spec(stream: str) -> None:
 
 def test_every_schema_file_is_a_stream() -> None:
     files = {p.name.removesuffix(".json") for p in resources.files("tap_exec.schemas").iterdir() if p.name.endswith(".json")}
-    assert files == set(STREAM_COMPONENTS)
+    assert files == set(STREAM_COMPONENTS) | TAP_WRITTEN
 
 
 def _expected_param(schema: dict[str, t.Any], required: bool) -> Param:

@@ -44,7 +44,7 @@ def remaining(run: Services, sizes: dict[str, ListSize]) -> dict[str, int]:
         size = sizes.get(name) or ListSize()
         if name in tracker.children:
             out[name] = _child(run, name, sizes)
-        elif stream.parent_stream_type is not None or name not in tracker.synced or size.done:
+        elif stream.parent_stream_type is not None or name not in tracker.synced or size.done or not stream.requested:
             pass
         elif not stream.paginated:
             out[name] = 1

@@ -130,7 +130,8 @@ class Dues:
         self.failed: dict[str, dict[str, t.Any]] = state.setdefault(FAILED, {})
         self.pending: dict[str, list[str]] = state.get(PENDING) or {}
         self.carried = set(self._owed)  # owed by earlier runs
-        self.failures_this_run: dict[str, str] = {}
+        self.failures_this_run: dict[str, str] = {}  # what this run reports as failed
+        self.tried_this_run: set[str] = set()  # failed in this run, reported or not: not tried again until the next
         self.flush()
 
     def __len__(self) -> int:
@@ -158,13 +159,15 @@ class Dues:
         for parent_id in list(parent_ids):
             self.paid(parent_id)
 
-    def fail(self, parent_id: str, error: str, key: str | None = None) -> None:
-        """The parent's children could not be fetched: still owed, one more try counted."""
+    def fail(self, parent_id: str, error: str, key: str | None = None, *, report: bool = True) -> None:
+        """The parent's children could not be fetched: still owed, one more try counted (`report`: a failure now)."""
         self.owe((parent_id,), key)
         entry = self.failed.setdefault(parent_id, {"tries": 0})
         entry["tries"] = int(entry.get("tries", 0)) + 1
         entry["error"] = error
-        self.failures_this_run[parent_id] = error
+        self.tried_this_run.add(parent_id)
+        if report:
+            self.failures_this_run[parent_id] = error
 
     def queue(self, *, oldest_debt_first: bool = False) -> list[str]:
         """Owed parents in the order to fetch them: this run's newest first, then earlier runs', failed ones last.

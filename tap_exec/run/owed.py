@@ -203,18 +203,19 @@ class ChangeTracker:
                     listed = row.get(touch.via[1]) or []
                     dues.owe(str(item["id"]) for item in listed if isinstance(item, dict) and "id" in item)
 
-    def settle(self, stream: Listing, covered_from: str | None = None) -> None:
+    def settle(self, stream: Listing, covered_from: str | None = None, *, proven: bool = True) -> None:
         """After a complete listing: forget rows the next run cannot list again, and owed parents that are gone.
 
         A full list that does not include an owed parent no longer has it; an incremental one only proves it for
-        parents whose key lies in the range it read (`covered_from` on); older ones stay owed.
+        parents whose key lies in the range it read (`covered_from` on); older ones stay owed. A list that moved on
+        every read (`proven` False) proves nothing gone: its owed parents stay owed.
         """
         seen = self.seen.get(stream.name)
         if seen is not None:
             seen.finish(stream.relisted_from(seen.newest) if seen.newest else None)
         listed = seen.listed if seen is not None else set()
         for name, dues in self.dues.items():
-            if self.parent_of[name] is not stream or not len(dues):
+            if self.parent_of[name] is not stream or not len(dues) or not proven:
                 continue
             if stream.replication_key is None:
                 dues.drop(p for p in dues.queue() if p not in listed)
@@ -247,13 +248,21 @@ class ChangeTracker:
         if dues is not None:
             dues.paid(self.parent_id(child, context))
 
-    def failed(self, child: Listing, context: dict[str, t.Any] | None, error: str) -> None:
-        """`child` could not fetch the parent's children: owed to the next run, with one more try counted."""
+    def failed(self, child: Listing, context: dict[str, t.Any] | None, error: str, *, report: bool = True) -> None:
+        """`child` could not fetch the parent's children: owed to the next run, with one more try counted.
+
+        `report` False: not a failure of this run (a 404 that the next read of a full list settles).
+        """
         dues = self.dues.get(child.name)
         if dues is not None:
             parent_id = self.parent_id(child, context)
             direct = self.direct.get(child.name, ("", None))
-            dues.fail(parent_id, error, direct[1] if direct[0] == parent_id else None)
+            dues.fail(parent_id, error, direct[1] if direct[0] == parent_id else None, report=report)
+
+    def tried(self, child: Listing, context: dict[str, t.Any] | None) -> bool:
+        """True when an earlier try of this parent's children failed."""
+        dues = self.dues.get(child.name)
+        return dues is not None and self.parent_id(child, context) in dues.failed
 
     def parent_id(self, child: Listing, context: dict[str, t.Any] | None) -> str:
         """The parent id in a per-parent stream's context."""

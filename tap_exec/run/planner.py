@@ -61,9 +61,15 @@ class Planner:
         """
         tracker = self.run.tracker
         parent_id = tracker.parent_id(child, context)
-        if isinstance(exc, ParentNotFoundError) and not self._still_listed(child, parent_id):
+        listed = self._still_listed(child, parent_id) if isinstance(exc, ParentNotFoundError) else True
+        if listed is False:
             tracker.paid(child, context)
             self.run.host.logger.warning("Skipped %s for %s: the parent no longer exists (%s)", child.name, parent_id, exc)
+            return
+        if listed is None and not tracker.tried(child, context):
+            # A full list cannot be asked about one row: its next read (proven whole) says whether the parent is gone.
+            tracker.failed(child, context, str(exc), report=False)
+            self.run.host.logger.info("%s for %s: a 404; the next run's list says whether it is gone", child.name, parent_id)
             return
         tracker.failed(child, context, str(exc))
         if isinstance(exc, RetriesExhaustedError):
@@ -72,8 +78,8 @@ class Planner:
                 raise exc
         self.run.host.logger.warning("%s for %s is owed to the next run: %s", child.name, parent_id, exc)
 
-    def _still_listed(self, child: Listing, parent_id: str) -> bool:
-        """True unless the parent's list, asked with a filter on the parent's key, no longer has it."""
+    def _still_listed(self, child: Listing, parent_id: str) -> bool | None:
+        """Whether the parent's list, asked with a filter on the parent's key, still has it (None: it cannot be asked)."""
         tracker = self.run.tracker
         parent = tracker.parent_of[child.name]
         dues = tracker.dues.get(child.name)
@@ -83,7 +89,7 @@ class Planner:
             key = direct[1]  # a history row at the details cursor
         probe = getattr(parent, "still_listed", None)
         if key is None or probe is None:
-            return True  # a full list decides on the next run (run/owed.py settles parents it no longer has)
+            return None  # a full list decides on the next run (run/owed.py settles parents it no longer has)
         return bool(probe(parent_id, key))
 
     def child_fetched(self) -> None:
@@ -114,7 +120,7 @@ class Planner:
         self.phase = "today"
         self._pay(raw, lambda dues, p: p not in dues.carried and p not in dues.failed)
         self.phase = "owed"  # failed ones included: a parent that failed before is retried on the next run
-        self._pay(raw, lambda dues, p: p not in dues.failures_this_run)
+        self._pay(raw, lambda dues, p: p not in dues.tried_this_run)
         self._history(backward, listed)
         self.phase = "aggregates"  # the API's aggregates wait for raw rows, which the marts can derive them from
         self._pay(aggregates, lambda dues, p: p not in dues.failed)
@@ -124,7 +130,7 @@ class Planner:
                 self._sync(stream, RECON)
         self._pay(children, lambda dues, p: p not in dues.failed)
         self.phase = "failed"
-        self._pay(children, lambda dues, p: p not in dues.failures_this_run)
+        self._pay(children, lambda dues, p: p not in dues.tried_this_run)
 
     def _lists(self, tops: list[Listing], backward: list[Listing]) -> list[Listing]:
         """Phase 1: every list; history's list too while it fits half of today's budget. The lists reading history."""

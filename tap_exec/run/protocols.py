@@ -38,6 +38,8 @@ class Listing(t.Protocol):
     version_fields: t.ClassVar[tuple[str, ...] | None]
     child_key: t.ClassVar[str | None]
     paginated: t.ClassVar[bool]
+    #: False for a stream the tap writes itself (fetch_log): no request.
+    requested: t.ClassVar[bool]
     parent_stream_type: type[t.Any] | None
     ABORT_AT_RECORD_COUNT: int | None
     #: How the list is read in this phase (incremental.py): its current rows, its history, or a reconciliation slice.

@@ -2,8 +2,8 @@
   The raw table of one stream, as a relation staging can trust:
   - every column the tap declares (_exec__sources.yml), typed; a column the table lacks (loaded by an older tap) is null;
   - no row the loader marked deleted (`_sdc_deleted_at`: ACTIVATE_VERSION with `hard_delete` off);
-  - an empty relation with the same columns when the table of a per-parent stream (not selected by default) does not
-    exist, so every model builds whatever the selection. A missing table of a stream selected by default is an error
+  - an empty relation with the same columns when the table of a per-parent stream (not selected by default), or of
+    fetch_log (rows only once such a stream runs), does not exist, so every model builds whatever the selection. A missing table of a stream selected by default is an error
     (a wrong source schema would otherwise build empty marts and pass every test), unless the var
     `exec_optional_streams` lists it (a stream deliberately deselected).
 #}
@@ -14,7 +14,8 @@
   {%- else -%}
     {%- set node = graph.sources.values() | selectattr('source_name', 'equalto', 'exec') | selectattr('name', 'equalto', table_name) | first -%}
     {%- set existing = adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) -%}
-    {%- if existing is none and node.config.meta.selected_by_default and table_name not in var('exec_optional_streams', []) -%}
+    {%- set required = node.config.meta.selected_by_default and not node.config.meta.get('may_be_absent') -%}
+    {%- if existing is none and required and table_name not in var('exec_optional_streams', []) -%}
       {{ exceptions.raise_compiler_error(
           "No table " ~ relation ~ ": tap-exec lands " ~ table_name ~ " there by default. Check that the source schema "
           ~ "is the loader's default_target_schema (Meltano: the dbt utility's source_schema setting; plain dbt: "

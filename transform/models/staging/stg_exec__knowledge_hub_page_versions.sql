@@ -1,5 +1,5 @@
 with source as (
-    {{ exec_source('knowledge_hub_page_versions') }}
+    {{ exec_current_children('knowledge_hub_page_versions', 'page_id') }}
 )
 
 select

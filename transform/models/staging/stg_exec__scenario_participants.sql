@@ -1,5 +1,5 @@
 with source as (
-    {{ exec_source('scenario_participants') }}
+    {{ exec_current_children('scenario_participants', 'scenario_id') }}
 )
 
 select

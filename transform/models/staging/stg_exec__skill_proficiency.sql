@@ -1,5 +1,5 @@
 with source as (
-    {{ exec_source('skill_proficiency') }}
+    {{ exec_current_children('skill_proficiency', 'skill_id') }}
 )
 
 select

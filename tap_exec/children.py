@@ -1,0 +1,131 @@
+"""ExecChildStream, a per-parent endpoint, and the fetch log that lets the warehouse replace a parent's child rows.
+
+A per-parent list (a scenario's participants, a skill's proficiency, a page's versions) says nothing of the rows it
+no longer returns. Every row of one fetch carries `_exec_fetched_at`, the moment the parent's list was fetched, and
+once the list is read whole (proven, pagination.py) `fetch_log` records that moment for the parent: a row with an
+older mark is one the API no longer returns, which the staging models drop. An empty list leaves no row to carry
+the mark; the log still does. It costs no request and no state.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from typing_extensions import override
+
+from tap_exec.client import ExecStream
+from tap_exec.errors import ParentNotFoundError, RetriesExhaustedError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+    from singer_sdk.helpers.types import Context, Record
+
+    from tap_exec.run.protocols import Touch
+
+#: The column on every row of a per-parent list: when its parent's list was fetched.
+FETCHED_AT = "_exec_fetched_at"
+FETCH_LOG = "fetch_log"
+
+
+def fetch_moment(now: datetime) -> str:
+    """`now` (the API's clock, so runs on other machines agree) to the microsecond: no two fetches share it."""
+    return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class FetchLogStream(ExecStream):
+    """Not an endpoint: per stream and parent, when its child list was last fetched whole (no request of its own)."""
+
+    name = FETCH_LOG
+    path = ""
+    primary_keys = ("stream", "parent_id")
+    paginated = False
+    requested = False
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """Nothing when the lists are read (its SCHEMA is sent then); its rows come as per-parent lists are fetched."""
+        return iter(())
+
+    def write(self, child: ExecStream, parent_id: str, fetched_at: str, rows: int) -> None:
+        """Record that `child`'s list for `parent_id`, fetched at `fetched_at`, was read whole with `rows` rows."""
+        if self.selected:
+            self._write_schema_message()
+            self._write_record_message(
+                {"stream": child.name, "parent_id": parent_id, "fetched_at": fetched_at, "row_count": rows}
+            )
+
+
+class ExecChildStream(ExecStream):
+    """A per-parent endpoint: the parent's id is in the path and copied onto every record."""
+
+    selected_by_default = False  # one request (or more) per parent record: opt in
+    missing_parent_ok = True
+    #: Top-level copies of nested ids that the primary key needs, e.g. {"user_id": ("user", "id")}.
+    nested_keys: t.ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: Changes elsewhere that make a parent owed, besides the parent's own new or changed row (run/owed.py).
+    touched_by: t.ClassVar[tuple[Touch, ...]] = ()
+    #: True for the API's aggregates: the planner fetches raw rows (session details, page contents) first.
+    aggregate: t.ClassVar[bool] = False
+    #: When this parent's list was fetched (lists only): on every row, and in `fetch_log` once the list is proven whole.
+    fetched_at: str | None = None
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
+        """One state entry for all parents, not one per parent id."""
+        super().__init__(*args, **kwargs)
+        self.state_partitioning_keys = []
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """The parent's rows if they are owed; a parent whose fetch keeps failing stays owed and the run goes on."""
+        run, context = self.run, dict(context or {})
+        if not run.tracker.owes(self, context):
+            return
+        self.fetched_at = fetch_moment(self.run.day.now()) if self.paginated else None
+        try:
+            yield from super().get_records(context)
+        except (ParentNotFoundError, RetriesExhaustedError) as exc:
+            run.planner.child_failed(self, context, exc)
+        else:
+            run.tracker.paid(self, context)
+            run.planner.child_fetched()
+            if self.fetched_at is not None and self.listing is not None and self.listing.proven:
+                log = run.streams.get(FETCH_LOG)
+                if isinstance(log, FetchLogStream):
+                    log.write(self, run.tracker.parent_id(self, context), self.fetched_at, self.listing.rows)
+        run.progress.fetched(self)
+        # No STATE message per parent (each would repeat the whole change record): the planner's checkpoints carry it.
+        self.state_manager.is_flushed = True
+
+    @override
+    def identity(self, row: dict[str, t.Any]) -> t.Any:
+        """The row's own part of the primary key (the parent's is the same for every row), nested ids included."""
+        values = []
+        for key in self.primary_keys:
+            path = self.nested_keys.get(key, (key,))
+            value: t.Any = row
+            for part in path:
+                value = value.get(part) if isinstance(value, dict) else None
+            values.append(value)
+        return tuple(values)
+
+    @override
+    def read_again(self) -> None:
+        """Rows of the new read carry a newer `_exec_fetched_at`, so the abandoned read's rows are superseded."""
+        super().read_again()
+        if self.fetched_at is not None:
+            self.fetched_at = fetch_moment(self.run.day.now())
+
+    @override
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
+        """Add the parent key, the nested ids named in `nested_keys`, and (lists) when the parent's list was fetched."""
+        row.update(context or {})
+        if self.fetched_at is not None:
+            row[FETCHED_AT] = self.fetched_at
+        for key, path in self.nested_keys.items():
+            value: t.Any = row
+            for part in path:
+                value = value.get(part) if isinstance(value, dict) else None
+            row[key] = value
+        return row

@@ -1,0 +1,173 @@
+"""What left the API leaves the warehouse, and nothing else does (over HTTP, against the simulator).
+
+Expected rows come from the simulator's data after each change; a small in-test target applies the messages as a
+Singer target that honours ACTIVATE_VERSION and `_sdc_deleted_at` (hard delete) would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import typing as t
+
+from tap_exec.simulator import Counts, build
+from tests.helpers import fast_config, recent, run_tap
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pytest
+
+    from tap_exec.simulator import Dataset, Simulator
+    from tests.helpers import Output
+
+
+def landed(
+    out: Output, stream: str, key: tuple[str, ...] = ("id",), table: dict[t.Any, dict[str, t.Any]] | None = None
+) -> dict[t.Any, dict[str, t.Any]]:
+    """The table a deleting target holds after `out`: upserts by key, ACTIVATE_VERSION and `_sdc_deleted_at` applied."""
+    rows = {} if table is None else dict(table)
+    versions: dict[t.Any, int | None] = dict.fromkeys(rows)
+    for message in out.messages:
+        if message.get("stream") != stream:
+            continue
+        if message["type"] == "RECORD":
+            record = message["record"]
+            ident = tuple(record.get(k) for k in key)
+            if record.get("_sdc_deleted_at"):
+                rows.pop(ident, None)
+                continue
+            rows[ident], versions[ident] = record, message.get("version")
+        elif message["type"] == "ACTIVATE_VERSION":
+            for ident in [i for i, v in versions.items() if i in rows and (v is None or v < message["version"])]:
+                del rows[ident]
+    return rows
+
+
+def _members(count: int) -> Dataset:
+    return build(3, Counts.scaled(0.2, members=count))
+
+
+def _ids(rows: list[dict[str, t.Any]]) -> set[tuple[t.Any, ...]]:
+    return {(row["id"],) for row in rows}
+
+
+# -- a full-table list is proven whole before anything is deleted ---------------------------------------------------
+def test_a_member_list_that_shifts_while_read_deletes_nobody_current(make_sim: Callable[..., Simulator]) -> None:
+    sim = make_sim(data=_members(200))
+    sim.schedule(2, lambda data: data.remove_member(5))  # after page 1 is served: page 2 shifts up by one row
+    out = run_tap(fast_config(sim, emit_activate_version_messages=True), selected={"workspace_members"})
+    assert set(landed(out, "workspace_members")) == _ids(sim.data.members)  # all 199 current members, nobody else
+    assert sim.stats.requests == 4  # the two pages, then the whole list again once it was seen to move
+    assert [m["type"] for m in out.messages if m.get("stream") == "workspace_members"][-1] == "ACTIVATE_VERSION"
+
+
+def test_a_list_that_keeps_moving_sends_no_activate_version(
+    make_sim: Callable[..., Simulator], caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = make_sim(data=_members(150))
+    before = {m["id"]: json.loads(json.dumps(m)) for m in sim.data.members}
+    for request in (2, 4, 6):  # each read loses a member of its first page before its second page
+        sim.schedule(request, lambda data: data.remove_member(0))
+    table = {(i,): row for i, row in before.items()}
+    with caplog.at_level(logging.WARNING):
+        out = run_tap(fast_config(sim, emit_activate_version_messages=True), selected={"workspace_members"})
+    assert not [m for m in out.messages if m["type"] == "ACTIVATE_VERSION"]
+    assert sim.stats.requests == 6  # three reads, then it gives up proving it
+    assert "cannot be proven whole" in caplog.text
+    kept = landed(out, "workspace_members", table=table)
+    assert _ids(sim.data.members) <= set(kept)  # nothing current deleted; the three gone stay until a quiet run
+    out = run_tap(fast_config(sim, emit_activate_version_messages=True), selected={"workspace_members"})
+    assert set(landed(out, "workspace_members", table=kept)) == _ids(sim.data.members)
+
+
+def test_an_owed_parent_is_not_dropped_by_a_list_that_moved(make_sim: Callable[..., Simulator]) -> None:
+    """A scenario skipped by every read of a moving list stays owed and is fetched; gone ones wait for a proven list."""
+    data = recent(build(4, Counts.scaled(0.2, scenarios=150, sessions=300)))
+    sim = make_sim(data=data)
+    config = fast_config(sim)
+    first = run_tap(config, selected={"scenarios", "scenario_analytics"})
+    state = first.last_state
+    target = data.scenarios[100]["id"]  # first row of page 2
+    state["bookmarks"]["scenario_analytics"]["changes"]["owed"] = [target]  # type: ignore[index]
+
+    def shift_up(dataset: Dataset) -> None:
+        dataset.scenarios.pop(0)  # the target moves onto page 1, already served
+
+    def shift_down(dataset: Dataset) -> None:
+        dataset.scenarios.insert(0, dataset.scenarios[-1])  # a row moved to the front: the target back at 100
+        dataset.scenarios.pop()
+
+    mark = sim.stats.requests
+    for n in (2, 4, 6):
+        sim.schedule(mark + n, shift_up)
+    for n in (3, 5):
+        sim.schedule(mark + n, shift_down)
+    second = run_tap(config, selected={"scenarios", "scenario_analytics"}, state=state)
+    assert target not in {r["id"] for r in second.records("scenarios")}  # skipped by every read
+    assert target in {r["scenario_id"] for r in second.records("scenario_analytics")}  # still owed, so fetched
+    assert second.last_state["bookmarks"]["scenario_analytics"]["changes"]["owed"]  # type: ignore[index] # the three gone
+    third = run_tap(config, selected={"scenarios", "scenario_analytics"}, state=second.last_state)
+    assert third.last_state["bookmarks"]["scenario_analytics"]["changes"]["owed"] == []  # type: ignore[index] # a proven list
+    assert sim.stats.count(404) == 3  # each gone scenario asked once: the proven list settled them without a request
+
+
+# -- a per-parent list replaces its parent's rows -------------------------------------------------------------------
+def current_children(out: list[Output], stream: str, parent_key: str, key: tuple[str, ...]) -> dict[t.Any, dict[str, t.Any]]:
+    """What the staging models keep (macros/children.sql): rows whose mark is not older than their parent's fetch_log."""
+    rows: dict[t.Any, dict[str, t.Any]] = {}
+    fetched: dict[str, str] = {}
+    for run in out:
+        rows.update(landed(run, stream, key))
+        for entry in run.records("fetch_log"):
+            if entry["stream"] == stream:
+                fetched[entry["parent_id"]] = entry["fetched_at"]
+    return {k: r for k, r in rows.items() if r[parent_key] not in fetched or r["_exec_fetched_at"] >= fetched[r[parent_key]]}
+
+
+def _participants(sim: Simulator, scenario_id: str) -> set[tuple[str, str]]:
+    sessions = [s for s in sim.data.sessions if s.scenario["id"] == scenario_id]
+    return {(scenario_id, s.user["id"]) for s in sessions}
+
+
+def test_participants_whose_sessions_were_deleted_leave_their_scenario(make_sim: Callable[..., Simulator]) -> None:
+    sim = make_sim(data=recent(build(5, Counts.scaled(0.2, scenarios=4, sessions=200))))
+    config = fast_config(sim, per_parent_refresh_days=0)  # every scenario's participants fetched every run
+    selected = {"scenarios", "scenario_participants", "fetch_log"}
+    first = run_tap(config, selected=selected)
+    busy, emptied = sim.data.scenarios[0]["id"], sim.data.scenarios[1]["id"]
+    leaver = next(s.user["id"] for s in sim.data.sessions if s.scenario["id"] == busy)
+    before = _participants(sim, busy)
+    sim.data.sessions[:] = [
+        s for s in sim.data.sessions if not (s.scenario["id"] == busy and s.user["id"] == leaver) and s.scenario["id"] != emptied
+    ]
+    second = run_tap(config, selected=selected, state=first.last_state)
+    key = ("scenario_id", "user_id")
+    raw = landed(second, "scenario_participants", key, table=landed(first, "scenario_participants", key))
+    assert (busy, leaver) in raw  # the raw table keeps the row, with the older mark
+    current = current_children([first, second], "scenario_participants", "scenario_id", key)
+    want = set().union(*(_participants(sim, s["id"]) for s in sim.data.scenarios))
+    assert set(current) == want
+    assert (busy, leaver) not in current
+    assert len(before) > 1  # the scenario still has others
+    assert not [k for k in current if k[0] == emptied]  # an emptied scenario's list is empty: its log row still says so
+    assert {e["parent_id"]: e["row_count"] for e in second.records("fetch_log")}[emptied] == 0
+
+
+def test_a_participants_list_that_moves_while_fetched_supersedes_its_first_read(make_sim: Callable[..., Simulator]) -> None:
+    data = recent(build(6, Counts.scaled(0.2, scenarios=1, members=40, sessions=300)))
+    sim = make_sim(data=data)
+    scenario = data.scenarios[0]["id"]
+    assert len(_participants(sim, scenario)) > 5
+    config = fast_config(sim, page_size=5)
+    state = run_tap(config, selected={"scenarios"}).last_state
+    top = sim.api.analytics_participants({"page": "1", "page_size": "5"}, scenario)["data"][0]["user"]["id"]
+    mark = sim.stats.requests
+    pages = -(-len(_participants(sim, scenario)) // 5)
+    # between the first two pages of the participants list: its first participant's sessions are deleted
+    sim.schedule(mark + 3, lambda d: d.sessions.__setitem__(slice(None), [s for s in d.sessions if s.user["id"] != top]))
+    out = run_tap(config, selected={"scenarios", "scenario_participants", "fetch_log"}, state=state)
+    key = ("scenario_id", "user_id")
+    assert (scenario, top) in landed(out, "scenario_participants", key)  # emitted by the first read
+    assert set(current_children([out], "scenario_participants", "scenario_id", key)) == _participants(sim, scenario)
+    assert sim.stats.requests - mark == 1 + 1 + pages  # the scenarios page, the abandoned first page, a whole read
