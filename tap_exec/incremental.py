@@ -25,6 +25,8 @@ from tap_exec.pagination import Cursor, WindowPaginator
 from tap_exec.run.budget import iso, parse_moment
 from tap_exec.run.history import CURRENT_DAYS, DETAILS, HISTORY, Marks
 
+DELETED_AT = "_sdc_deleted_at"
+
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
@@ -48,6 +50,8 @@ class ExecIncrementalStream(ExecStream):
     reverse_params: t.ClassVar[dict[str, str]] = {}
     STATE_MSG_FREQUENCY = 1000  # resumable mid-stream: a bookmark every ten pages
     mode: Mode = "current"
+    #: True where rows found deleted upstream are sent with `_sdc_deleted_at` (run/owed.py finds them).
+    marks_deleted: t.ClassVar[bool] = False
     #: Read history only while its unread pages fit this share of today's budget (the planner's first pass).
     history_share: float | None = None
     _upper: str | None = None
@@ -190,6 +194,27 @@ class ExecIncrementalStream(ExecStream):
                 return True
             page, pages = page + 1, int(body["pagination"]["total_pages"])
         return False
+
+    def mark_deleted(self, row_ids: list[str]) -> None:
+        """Tell the target these rows are gone upstream, and the rows of raw children keyed by them (a session's detail).
+
+        Each gets a record with its key and `_sdc_deleted_at`, which SDK targets honour: target-postgres deletes the row
+        with `hard_delete`, else keeps it marked; the staging models leave marked rows out.
+        """
+        moment = iso(self.run.day.now())
+        keyed = [c for c in self.child_streams if isinstance(c, ExecStream) and not c.paginated and c.primary_keys == ("id",)]
+        for stream in (self, *keyed):
+            if not stream.selected:
+                continue
+            stream._write_schema_message()  # noqa: SLF001 - once a run
+            for row_id in row_ids:
+                record = {"id": row_id, DELETED_AT: moment}
+                if stream is not self:
+                    record[str(self.child_key)] = row_id
+                stream._write_record_message(record)  # noqa: SLF001 - a record the SDK's sync does not produce
+        self.logger.info(
+            "%s: %d row(s) deleted upstream, sent with %s: %s", self.name, len(row_ids), DELETED_AT, ", ".join(row_ids[:5])
+        )
 
     @override
     def covered_from(self, context: Context | None) -> str | None:

@@ -60,6 +60,7 @@ class SessionsStream(ExecIncrementalStream):
     lookback_setting = "sessions_lookback_days"  # grading changes score/rank after creation (NOTES.md)
     reverse_params: t.ClassVar[dict[str, str]] = {"sorting": "-created_at"}  # history is read newest first
     version_fields = None  # the whole row: a late grade, a renamed scenario or user all change the detail too
+    marks_deleted = True  # a session found deleted upstream (and its detail) is sent with `_sdc_deleted_at`
 
 
 class SessionDetailsStream(ExecChildStream):

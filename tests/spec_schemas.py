@@ -32,6 +32,8 @@ STREAM_COMPONENTS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 # Per-parent lists: the tap adds when the parent's list was fetched (children.py).
 FETCH_MARKED = {"scenario_participants", "skill_proficiency", "knowledge_hub_page_versions"}
+# Streams whose rows found deleted upstream are sent with `_sdc_deleted_at` (incremental.py).
+DELETION_MARKED = {"sessions", "session_details"}
 # Fields a list never returns: "List rows are metadata only — pass `?include=content` on the detail endpoint".
 OMITTED: dict[str, tuple[str, ...]] = {"knowledge_hub_sources": ("content",)}
 
@@ -87,6 +89,8 @@ def expected_stream_schema(stream: str, spec: dict[str, t.Any]) -> dict[str, t.A
     schema["type"] = ["object"]
     for field in added:
         schema["properties"][field] = {"type": ["string"]}
+    if stream in DELETION_MARKED:
+        schema["properties"]["_sdc_deleted_at"] = {"type": ["string", "null"], "format": "date-time"}
     if stream in FETCH_MARKED:
         schema["properties"]["_exec_fetched_at"] = {"type": ["string"], "format": "date-time"}
     for field in OMITTED.get(stream, ()):

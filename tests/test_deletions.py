@@ -171,3 +171,85 @@ def test_a_participants_list_that_moves_while_fetched_supersedes_its_first_read(
     assert (scenario, top) in landed(out, "scenario_participants", key)  # emitted by the first read
     assert set(current_children([out], "scenario_participants", "scenario_id", key)) == _participants(sim, scenario)
     assert sim.stats.requests - mark == 1 + 1 + pages  # the scenarios page, the abandoned first page, a whole read
+
+
+# -- sessions deleted upstream are marked, in the window and by reconciliation ----------------------------------------
+DAY = 86_400
+
+
+def _deleted(out: Output, stream: str) -> set[str]:
+    return {r["id"] for r in out.records(stream) if r.get("_sdc_deleted_at")}
+
+
+def _sessions(days: int = 60, count: int = 400) -> Dataset:
+    return recent(build(8, Counts.scaled(0.1, sessions=count)), within=days * DAY)
+
+
+def test_a_session_deleted_in_the_window_is_sent_deleted_with_its_detail(make_sim: Callable[..., Simulator]) -> None:
+    data = _sessions()
+    sim = make_sim(data=data)
+    config = fast_config(sim)
+    selected = {"sessions", "session_details"}
+    first = run_tap(config, selected=selected)
+    gone = data.sessions[-3]  # a few minutes old: inside the lookback window the next run reads again
+    data.sessions.remove(gone)
+    mark = sim.stats.requests
+    second = run_tap(config, selected=selected, state=first.last_state)
+    assert _deleted(second, "sessions") == {gone.id}
+    assert _deleted(second, "session_details") == {gone.id}
+    assert [r for r in second.records("session_details") if r["id"] == gone.id][0]["session_id"] == gone.id
+    assert set(landed(second, "sessions", table=landed(first, "sessions"))) == {(s.id,) for s in data.sessions}
+    assert set(landed(second, "session_details", table=landed(first, "session_details"))) == {(s.id,) for s in data.sessions}
+    assert not [p for p, _, _ in sim.stats.log[mark:] if gone.id in p]  # found by the list alone: no request for it
+
+
+def test_an_old_session_deleted_is_found_by_reconciliation_and_nothing_current_is(make_sim: Callable[..., Simulator]) -> None:
+    """Days of runs with new and regraded sessions mark nothing, the lookback widened too; an old deletion is marked."""
+    data = _sessions(days=200, count=600)
+    sim = make_sim(data=data)
+    config = fast_config(sim, per_parent_refresh_days=3, sessions_lookback_days=1)  # a pass over history every 3 runs
+    state = run_tap(config, selected={"sessions"}).last_state
+    for day in range(6):
+        for _ in range(5):
+            data.insert_session()
+        data.grade_session(10 * day)
+        if day == 3:  # the window grows: rows reconciliation already holds are listed by the daily read again
+            config["sessions_lookback_days"] = 30
+        out = run_tap(config, selected={"sessions"}, state=state)
+        assert not _deleted(out, "sessions"), f"day {day}: nothing was deleted"
+        state = out.last_state
+    old = data.sessions[40]  # months old: only reconciliation reads it again
+    data.sessions.remove(old)
+    marked: set[str] = set()
+    for _ in range(3):
+        out = run_tap(config, selected={"sessions"}, state=state)
+        marked |= _deleted(out, "sessions")
+        state = out.last_state
+    assert marked == {old.id}
+
+
+def test_a_detail_404_for_a_session_no_longer_listed_marks_it_deleted(make_sim: Callable[..., Simulator]) -> None:
+    data = _sessions()
+    sim = make_sim(data=data)
+    config = fast_config(sim)
+    first = run_tap(config, selected={"sessions"})
+    victim = data.sessions[-1]
+    mark = sim.stats.requests
+    sim.schedule(mark + 2, lambda d: d.sessions.remove(victim))  # after the list is read, before its detail
+    out = run_tap(config, selected={"sessions", "session_details"}, state=first.last_state)
+    assert victim.id in _deleted(out, "sessions")
+    assert victim.id in _deleted(out, "session_details")
+
+
+def test_a_raised_start_date_marks_nothing_it_no_longer_reads(make_sim: Callable[..., Simulator]) -> None:
+    data = _sessions(days=200, count=600)
+    sim = make_sim(data=data)
+    config = fast_config(sim, per_parent_refresh_days=2)
+    state = run_tap(config, selected={"sessions"}).last_state
+    state = run_tap(config, selected={"sessions"}, state=state).last_state  # a pass begins (2 runs each)
+    config["start_date"] = "2026-09-01T00:00:00Z"  # rows before it are not read any more; they still exist
+    assert any(s.created < 1788220800 for s in data.sessions)
+    for _ in range(4):
+        out = run_tap(config, selected={"sessions"}, state=state)
+        assert not _deleted(out, "sessions")
+        state = out.last_state

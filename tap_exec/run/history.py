@@ -88,7 +88,10 @@ class History:
         if self.days <= 0 or marks.history_due() or marks.details_due() or not edge:
             return False
         if not marks.get(RECON).get("before"):
+            previous = marks.get(RECON).get("start", marks.get(HISTORY).get("start"))  # where the rows held were read to
             marks.begin(RECON, edge)
+            marks.state[RECON].update(start=self.start_date, previous=previous)
+            self.tracker.begin_pass(stream)
         return True
 
     @staticmethod
@@ -132,7 +135,14 @@ class History:
         rows = first_total if start.get("fresh") and first_total is not None else start.get("rows")
         high = start.get("before")
         if complete:
-            marks.state[mode] = {"done": True, "rows": rows, "top": start.get("top")} if mode == HISTORY else {"rows": rows}
+            if mode == HISTORY:
+                marks.state[mode] = {"done": True, "rows": rows, "top": start.get("top"), "start": self.start_date}
+            else:
+                marks.state[mode] = {"rows": rows, "start": start.get("start")}
+                # A row this pass did not read is gone only if the pass read everything the rows held were read from:
+                # after `start_date` moves, rows below it exist unread; they are let go (unmarked) for one more pass.
+                proven = start.get("start") == start.get("previous") == self.start_date
+                self.tracker.end_pass(stream, proven=proven)
             low = ""
         else:
             mark = marks.state.setdefault(mode, {})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import typing as t
+import uuid
 from collections import deque
 
 import msgspec
@@ -21,7 +22,9 @@ import msgspec
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
 
-SEEN, PRINTS, OWED, KEYS, FAILED, PENDING, SINCE = "seen", "prints", "owed", "keys", "failed", "pending", "since"
+SEEN, OWED, KEYS, FAILED, PENDING, SINCE = "seen", "owed", "keys", "failed", "pending", "since"
+PRINTS, OLD_PRINTS = "known", "prints"  # rows older than the window, with their ids (`prints` held hashes: dropped)
+FROM = "from"  # the lowest key `seen` covers: the next run's read starts there
 
 
 def version_of(row: dict[str, t.Any], fields: tuple[str, ...] | None) -> str:
@@ -35,9 +38,12 @@ def version_of(row: dict[str, t.Any], fields: tuple[str, ...] | None) -> str:
 class Seen:
     """A signal list's memory: the version of each row a later run may list again."""
 
-    def __init__(self, versions: dict[str, str], prints: Prints | None = None) -> None:
+    def __init__(self, versions: dict[str, str], prints: Prints | None = None, record: dict[str, t.Any] | None = None) -> None:
         self.versions = versions  # the dict inside the state, updated in place
         self.prints = prints  # where rows that leave the window go, when reconciliation needs them
+        self.record = {} if record is None else record  # the stream's `changes`, where the window's lower key is kept
+        self.start = set(versions)  # the rows the last run left, every one at or above its `from`
+        self.window_from = self.record.get(FROM)
         self.keys: dict[str, str | None] = {}  # replication key value of each row seen in this run (pruned)
         self.listed: set[str] = set()  # every row this run's current read listed (never pruned: what proves a row gone)
         self._order: deque[tuple[str, str]] = deque()
@@ -78,6 +84,16 @@ class Seen:
                 self._retire(row_id, version)
         self.versions.clear()
         self.versions.update(keep)
+        if lower:
+            self.record[FROM] = lower
+        else:
+            self.record.pop(FROM, None)
+
+    def vanished(self, covered_from: str | None) -> list[str]:
+        """Rows the last run left that this complete read did not list, when it read all of their range."""
+        if covered_from is None or not isinstance(self.window_from, str) or covered_from > self.window_from:
+            return []  # a narrower read (a shorter lookback): what it did not list may lie below it
+        return [row_id for row_id in self.start if row_id not in self.listed]
 
     def _retire(self, row_id: str, version: str | None) -> None:
         if self.prints is not None and version is not None:
@@ -85,39 +101,108 @@ class Seen:
 
 
 class Prints:
-    """Rows older than the window: id and version hashed to 6 bytes each, kept as one base64 string in the state."""
+    """Rows older than the window: each row's id and a 2-byte version, and whether this reconciliation pass read it.
+
+    Kept as one base64 string in the state: per row a byte for the pass (0 not yet read in it, 1 read), a length
+    byte (0: a UUID, stored as its 16 bytes), the id, the version. 20 bytes a session: the ids are kept because a
+    row that a whole pass does not list again is deleted upstream, and a target needs its id to delete it.
+    """
 
     def __init__(self, changes: dict[str, t.Any]) -> None:
         self.changes = changes
-        raw = base64.b64decode(changes.get(PRINTS) or "")
-        self.table: dict[bytes, bytes] = {raw[i : i + 4]: raw[i + 4 : i + 6] for i in range(0, len(raw) - 5, 6)}
+        changes.pop(OLD_PRINTS, None)  # hashed ids (before deletions were marked): no id to name a deletion with
+        self.table: dict[str, tuple[bytes, int]] = _decode(changes.get(PRINTS) or "")
         self.dirty = False
-
-    @staticmethod
-    def _parts(row_id: str, version: str) -> tuple[bytes, bytes]:
-        return hashlib.blake2b(row_id.encode(), digest_size=4).digest(), bytes.fromhex(version[:4] or "0000")
 
     def changed(self, row_id: str, version: str) -> bool:
         """True when the row's remembered version differs (a regrade, a renamed user or scenario).
 
         A row never remembered (a state from before prints) is not called changed: it is remembered from now on.
         """
-        key, value = self._parts(row_id, version)
-        known = self.table.get(key)
-        return known is not None and known != value
+        known = self.table.get(row_id)
+        return known is not None and known[0] != _short(version)
 
     def put(self, row_id: str, version: str) -> None:
-        """Remember a row's version."""
-        key, value = self._parts(row_id, version)
-        if self.table.get(key) != value:
-            self.table[key] = value
+        """Remember a row's version, read in this pass."""
+        entry = (_short(version), 1)
+        if self.table.get(row_id) != entry:
+            self.table[row_id] = entry
             self.dirty = True
+
+    def keep(self, row_id: str) -> None:
+        """The row was listed again (a window read reaching below its usual range): it exists, in this pass."""
+        known = self.table.get(row_id)
+        if known is not None and not known[1]:
+            self.table[row_id] = (known[0], 1)
+            self.dirty = True
+
+    def forget(self, row_id: str) -> None:
+        """The row is deleted upstream."""
+        if self.table.pop(row_id, None) is not None:
+            self.dirty = True
+
+    def begin_pass(self) -> None:
+        """A reconciliation pass starts: no row is read in it yet."""
+        self.table = {row_id: (version, 0) for row_id, (version, _) in self.table.items()}
+        self.dirty = True
+
+    def end_pass(self) -> list[str]:
+        """The pass read the whole history: rows it never read (nor saw leave the window) are gone; forget them."""
+        gone = [row_id for row_id, (_, read) in self.table.items() if not read]
+        for row_id in gone:
+            del self.table[row_id]
+        self.dirty = self.dirty or bool(gone)
+        return gone
 
     def flush(self) -> None:
         """Write the table into the state (before a STATE message), if it changed."""
         if self.dirty:
-            self.changes[PRINTS] = base64.b64encode(b"".join(k + v for k, v in self.table.items())).decode()
+            self.changes[PRINTS] = _encode(self.table)
             self.dirty = False
+
+
+def _short(version: str) -> bytes:
+    return bytes.fromhex(version[:4] or "0000")
+
+
+def _encode(table: dict[str, tuple[bytes, int]]) -> str:
+    out = bytearray()
+    for row_id, (version, read) in table.items():
+        raw = _uuid_bytes(row_id)
+        if raw is None:
+            raw = row_id.encode()[:255]
+            out += bytes((read, len(raw)))
+        else:
+            out += bytes((read, 0))
+        out += raw + version
+    return base64.b64encode(bytes(out)).decode()
+
+
+def _decode(text: str) -> dict[str, tuple[bytes, int]]:
+    try:
+        raw = base64.b64decode(text)
+    except ValueError:
+        return {}
+    table, i = {}, 0
+    while i + 4 <= len(raw):
+        read, size = raw[i], raw[i + 1]
+        body = raw[i + 2 : i + 2 + (size or 16)]
+        row_id = str(uuid.UUID(bytes=body)) if size == 0 and len(body) == 16 else body.decode(errors="replace")  # noqa: PLR2004
+        i += 2 + len(body)
+        table[row_id] = (raw[i : i + 2], read)
+        i += 2
+    return table
+
+
+def _uuid_bytes(row_id: str) -> bytes | None:
+    """A canonical UUID's 16 bytes (None for any other id, kept as text)."""
+    if len(row_id) != 36:  # noqa: PLR2004
+        return None
+    try:
+        value = uuid.UUID(row_id)
+    except ValueError:
+        return None
+    return value.bytes if str(value) == row_id else None
 
 
 class Dues:
@@ -214,6 +299,8 @@ def well_formed(changes: t.Any) -> bool:  # noqa: ANN401 - whatever the state ho
     if not isinstance(changes, dict):
         return False
     owed, pending, since, prints = (changes.get(key) for key in (OWED, PENDING, SINCE, PRINTS))
+    if changes.get(FROM) is not None and not isinstance(changes.get(FROM), str):
+        return False
     return (
         mapping(changes.get(SEEN), str)
         and mapping(changes.get(KEYS), str)

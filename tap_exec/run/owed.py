@@ -50,6 +50,8 @@ class ChangeTracker:
         self.full_passes: dict[str, str] = {}  # per-parent stream -> why it fetches every parent in this run
         self.notes: list[str] = []  # what the tracker decided at the start, for the log
         self.direct: dict[str, tuple[str, str | None]] = {}  # per-parent stream -> the parent it fetches unowed now
+        #: Told of rows found deleted upstream (set by the planner: a plan only looks).
+        self.on_gone: t.Callable[[Listing, list[str]], None] | None = None
         self._setup(streams)
 
     @property
@@ -64,7 +66,9 @@ class ChangeTracker:
             touch.source for child in self.children.values() for touch in child.touched_by
         }
         sources |= {touch.via[0] for child in self.children.values() for touch in child.touched_by if touch.via}
-        self.feeds = sources  # the lists that decide what per-parent streams fetch
+        self.marking = {name for name, s in streams.items() if getattr(s, "marks_deleted", False) and name in self.synced}
+        sources |= self.marking  # lists that tell the target which rows were deleted upstream remember their rows too
+        self.feeds = sources  # the lists that decide what per-parent streams fetch (or mark deletions)
         for name, stream in streams.items():
             bookmark = self.state.get("bookmarks", {}).get(name)
             keep = self.enabled and (name in self.children or (name in sources and name in self.synced))
@@ -78,10 +82,11 @@ class ChangeTracker:
                 changes = stream.stream_state[CHANGES] = {}
             if name in sources:
                 raw = any(p is stream and not self.children[c].aggregate for c, p in self.parent_of.items())
+                raw = raw or name in self.marking
                 prints = Prints(changes) if raw and stream.replication_key and stream.is_sorted else None
                 if prints is not None:
                     self.prints[name] = prints
-                self.seen[name] = Seen(changes.setdefault("seen", {}), prints)
+                self.seen[name] = Seen(changes.setdefault("seen", {}), prints, changes)
             if name in self.children:
                 self.dues[name] = Dues(changes)
         for name, dues in self.dues.items():
@@ -142,6 +147,8 @@ class ChangeTracker:
             if seen.changed(row_id, version):
                 self._owe_for_change(stream.name, row, row_id, key)
             seen.remember(row_id, version, key)
+            if stream.name in self.prints:
+                self.prints[stream.name].keep(row_id)
             bookmark = stream.stream_state.get("replication_key_value") if stream.is_sorted else None
             if bookmark and len(seen.keys) % PRUNE_EVERY == 0:  # what the sync emitted
                 seen.forget_below(stream.relisted_from(str(bookmark)))
@@ -211,7 +218,9 @@ class ChangeTracker:
         every read (`proven` False) proves nothing gone: its owed parents stay owed.
         """
         seen = self.seen.get(stream.name)
+        gone: list[str] = []
         if seen is not None:
+            gone = seen.vanished(covered_from) if proven and stream.replication_key else []
             seen.finish(stream.relisted_from(seen.newest) if seen.newest else None)
         listed = seen.listed if seen is not None else set()
         for name, dues in self.dues.items():
@@ -220,13 +229,47 @@ class ChangeTracker:
             if stream.replication_key is None:
                 dues.drop(p for p in dues.queue() if p not in listed)
             elif covered_from is not None:
-                dues.drop(p for p in dues.queue() if p not in listed and dues.keys.get(p, "") >= covered_from)
+                dropped = [p for p in dues.queue() if p not in listed and dues.keys.get(p, "") >= covered_from]
+                dues.drop(dropped)
+                gone += dropped
+        self.vanished(stream, gone)
 
     def gone(self, stream: Listing, low: str, high: str, listed: set[str]) -> None:
         """A complete read of `stream` of the keys strictly between `low` and `high` did not list these owed parents."""
+        gone: list[str] = []
         for name, dues in self.dues.items():
             if self.parent_of[name] is stream:
-                dues.drop(p for p in dues.queue() if p not in listed and p in dues.keys and low < dues.keys[p] < high)
+                dropped = [p for p in dues.queue() if p not in listed and p in dues.keys and low < dues.keys[p] < high]
+                dues.drop(dropped)
+                gone += dropped
+        self.vanished(stream, gone)
+
+    def vanished(self, stream: Listing, row_ids: t.Iterable[str]) -> None:
+        """Rows of `stream` proven deleted upstream: forgotten, and the target told (a list that marks deletions)."""
+        gone = sorted(set(row_ids))
+        if not gone:
+            return
+        prints = self.prints.get(stream.name)
+        owing = [dues for name, dues in self.dues.items() if self.parent_of[name] is stream]
+        for row_id in gone:
+            for dues in owing:
+                dues.paid(row_id)
+            if prints is not None:
+                prints.forget(row_id)
+        if stream.name in self.marking and self.on_gone is not None:
+            self.on_gone(stream, gone)
+
+    def begin_pass(self, stream: Listing) -> None:
+        """A reconciliation pass of `stream`'s history starts."""
+        if stream.name in self.prints:
+            self.prints[stream.name].begin_pass()
+
+    def end_pass(self, stream: Listing, *, proven: bool = True) -> None:
+        """A reconciliation pass read the whole history: rows it never listed are gone (`proven`) or not followed."""
+        if stream.name in self.prints:
+            gone = self.prints[stream.name].end_pass()
+            if proven:
+                self.vanished(stream, gone)
 
     def flush(self) -> None:
         """Bring the state up to date before a STATE message."""

@@ -63,7 +63,7 @@ class Planner:
         parent_id = tracker.parent_id(child, context)
         listed = self._still_listed(child, parent_id) if isinstance(exc, ParentNotFoundError) else True
         if listed is False:
-            tracker.paid(child, context)
+            tracker.vanished(tracker.parent_of[child.name], [parent_id])
             self.run.host.logger.warning("Skipped %s for %s: the parent no longer exists (%s)", child.name, parent_id, exc)
             return
         if listed is None and not tracker.tried(child, context):
@@ -111,6 +111,7 @@ class Planner:
     def _phases(self, streams: Mapping[str, Listing]) -> None:
         self.active = True
         tracker = self.run.tracker
+        tracker.on_gone = lambda stream, row_ids: stream.mark_deleted(row_ids)  # type: ignore[attr-defined]
         tops = [s for s in streams.values() if s.parent_stream_type is None and s.name in tracker.synced]
         backward = [s for s in tops if getattr(s, "reverse_params", None)]
         listed = self._lists(tops, backward)
