@@ -197,7 +197,7 @@ def test_a_session_deleted_in_the_window_is_sent_deleted_with_its_detail(make_si
     second = run_tap(config, selected=selected, state=first.last_state)
     assert _deleted(second, "sessions") == {gone.id}
     assert _deleted(second, "session_details") == {gone.id}
-    assert [r for r in second.records("session_details") if r["id"] == gone.id][0]["session_id"] == gone.id
+    assert next(r for r in second.records("session_details") if r["id"] == gone.id)["session_id"] == gone.id
     assert set(landed(second, "sessions", table=landed(first, "sessions"))) == {(s.id,) for s in data.sessions}
     assert set(landed(second, "session_details", table=landed(first, "session_details"))) == {(s.id,) for s in data.sessions}
     assert not [p for p, _, _ in sim.stats.log[mark:] if gone.id in p]  # found by the list alone: no request for it
