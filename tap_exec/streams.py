@@ -161,6 +161,9 @@ class KnowledgeHubPagesStream(ExecIncrementalStream):
     upper_param = "updated_before"
     newest_first = True  # the API sorts pages by updated_at, newest first, and offers no other direction
     version_fields = ("updated_at",)
+    # The list has "every non-archived page" (spec); archiving moves `updated_at` (simulator/data.py: archive_page),
+    # so the pages archived since the bookmark are one more request, and land with status `archived`.
+    also_read: t.ClassVar[tuple[dict[str, str], ...]] = ({"status": "archived"},)
 
 
 class KnowledgeHubPageContentsStream(ExecChildStream):

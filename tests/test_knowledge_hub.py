@@ -7,6 +7,7 @@ import typing as t
 import requests
 
 from tap_exec.simulator import Counts, build
+from tests.helpers import fast_config, run_tap
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -26,6 +27,20 @@ PAGES = "/rest/v1/knowledge-hub/pages"
 
 def _data() -> Dataset:
     return build(31, Counts.scaled(0.2, pages=150, sources=40))
+
+
+def _fetched(sim: Simulator, since: int, suffix: str = "") -> list[str]:
+    """Page ids whose detail (`suffix` ''), or versions (`/versions`), the simulator answered after log position `since`."""
+    out = []
+    for path, _, _ in sim.stats.log[since:]:
+        rest = path.removeprefix(PAGES + "/")
+        if rest != path and rest.count("/") == suffix.count("/") and rest.endswith(suffix):
+            out.append(rest.removesuffix(suffix))
+    return out
+
+
+def _list_queries(sim: Simulator, since: int) -> list[dict[str, str]]:
+    return [dict(query) for path, query, _ in sim.stats.log[since:] if path == PAGES]
 
 
 def _get(sim: Simulator, path: str, query: str = "") -> dict[str, t.Any]:
@@ -54,3 +69,38 @@ def test_the_simulator_lists_archived_pages_only_when_asked(make_sim: Callable[.
     detail = _get(sim, f"/knowledge-hub/pages/{archived['id']}")  # "its history is preserved"
     assert detail["status"] == "archived"
     assert _get(sim, f"/knowledge-hub/pages/{archived['id']}/versions")["data"]
+
+
+def test_an_archived_page_lands_archived_with_its_contents(make_sim: Callable[..., Simulator]) -> None:
+    """The next run reads the pages archived since the bookmark (one request) and refreshes their contents."""
+    data = _data()
+    sim = make_sim(data=data)
+    config = fast_config(sim)
+    first = run_tap(config, selected=HUB)
+    bookmark = first.last_state["bookmarks"]["knowledge_hub_pages"]["replication_key_value"]  # type: ignore[index]
+    older = next(i for i, p in enumerate(data.pages) if p["status"] == "published" and p["updated_at"] < bookmark)
+    archived = data.archive_page(older)
+    mark = len(sim.stats.log)
+
+    second = run_tap(config, selected=HUB, state=first.last_state)
+
+    rows = {r["id"]: r for r in second.records("knowledge_hub_pages")}
+    assert rows[archived["id"]]["status"] == "archived"
+    assert rows[archived["id"]]["updated_at"] == archived["updated_at"]
+    queries = _list_queries(sim, mark)
+    assert len(queries) == 2  # the list since the bookmark, and the pages archived since it
+    assert queries[0].get("updated_after") == queries[1].get("updated_after") == bookmark
+    assert "status" not in queries[0]
+    assert queries[1]["status"] == "archived"
+    at_bookmark = {p["id"] for p in data.pages if p["updated_at"] == bookmark}  # listed again, already fetched
+    assert not at_bookmark & {archived["id"]}
+    assert _fetched(sim, mark) == [archived["id"]]
+    assert _fetched(sim, mark, "/versions") == [archived["id"]]
+    (contents,) = second.records("knowledge_hub_page_contents")
+    assert (contents["page_id"], contents["status"]) == (archived["id"], "archived")
+
+    mark = len(sim.stats.log)
+    run_tap(config, selected=HUB, state=second.last_state)  # nothing changed: the archived page is not fetched again
+    assert len(_list_queries(sim, mark)) == 2
+    assert _fetched(sim, mark) == []
+    assert _fetched(sim, mark, "/versions") == []
