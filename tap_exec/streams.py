@@ -174,6 +174,8 @@ class KnowledgeHubPageContentsStream(ExecChildStream):
     parent_stream_type = KnowledgeHubPagesStream
     params: t.ClassVar[dict[str, str]] = {"include": "draft"}
     paginated = False
+    # A page embeds a copy of each source it cites (`sources`); the list rows do not say which: the records do.
+    touched_by = (Touch("knowledge_hub_sources", "id", embedded="sources"),)
 
 
 class KnowledgeHubPageVersionsStream(ExecChildStream):
@@ -191,7 +193,7 @@ class KnowledgeHubSourcesStream(ExecStream):
     name = "knowledge_hub_sources"
     path = "/knowledge-hub/sources"
     child_key = "source_id"
-    version_fields = ("updated_at",)
+    version_fields = None  # the whole row: `status` and `processed_at` change without `updated_at`, and pages embed it
 
 
 class KnowledgeHubSourceContentsStream(ExecChildStream):

@@ -94,6 +94,7 @@ def test_a_changed_day_costs_exactly_its_changes(make_sim: Callable[..., Simulat
     tied["updated_at"] = bookmark  # another page updated in the bookmark's second: still fetched
     edited = data.touch_page(data.pages.index(next(p for p in data.pages if p["id"] not in at_bookmark | {tied["id"]})))
     source = data.touch_source(3)
+    embedding = {p["id"] for p in data.pages if source["id"] in p["_sources"]}  # their contents embed a copy of it
     mark = sim.stats.requests
 
     second = run_tap(config, selected=ALL, state=first.last_state)
@@ -105,7 +106,7 @@ def test_a_changed_day_costs_exactly_its_changes(make_sim: Callable[..., Simulat
         "scenario_analytics": touched | {d["id"]},
         "scenario_participants": touched | {d["id"]},
         "skill_proficiency": skills,
-        "knowledge_hub_page_contents": {tied["id"], edited["id"]},
+        "knowledge_hub_page_contents": {tied["id"], edited["id"]} | embedding,
         "knowledge_hub_page_versions": {tied["id"], edited["id"]},
         "knowledge_hub_source_contents": {source["id"]},
     }

@@ -39,6 +39,11 @@ def _fetched(sim: Simulator, since: int, suffix: str = "") -> list[str]:
     return out
 
 
+def _sources_fetched(sim: Simulator, since: int) -> set[str]:
+    prefix = "/rest/v1/knowledge-hub/sources/"
+    return {path.removeprefix(prefix) for path, _, _ in sim.stats.log[since:] if path.startswith(prefix)}
+
+
 def _list_queries(sim: Simulator, since: int) -> list[dict[str, str]]:
     return [dict(query) for path, query, _ in sim.stats.log[since:] if path == PAGES]
 
@@ -104,3 +109,54 @@ def test_an_archived_page_lands_archived_with_its_contents(make_sim: Callable[..
     assert len(_list_queries(sim, mark)) == 2
     assert _fetched(sim, mark) == []
     assert _fetched(sim, mark, "/versions") == []
+
+
+def _embedding(data: Dataset, source_id: str) -> set[str]:
+    """Pages whose detail embeds the source, from the simulator's data."""
+    return {p["id"] for p in data.pages if source_id in p["_sources"]}
+
+
+def test_a_re_extracted_source_refreshes_exactly_the_pages_embedding_it(make_sim: Callable[..., Simulator]) -> None:
+    data = _data()
+    sim = make_sim(data=data)
+    config = fast_config(sim)
+    first = run_tap(config, selected=HUB)
+    embeds = first.last_state["bookmarks"]["knowledge_hub_page_contents"]["changes"]["embeds"]  # type: ignore[index]
+    assert set(embeds) == {p["id"] for p in data.pages if p["_sources"]}  # only pages embedding a source are kept
+    index = max(range(len(data.sources)), key=lambda i: len(_embedding(data, data.sources[i]["id"])))
+    source = data.touch_source(index)
+    expected = _embedding(data, source["id"])
+    assert len(expected) >= 2
+    mark = len(sim.stats.log)
+
+    second = run_tap(config, selected=HUB, state=first.last_state)
+
+    assert sorted(_fetched(sim, mark)) == sorted(expected)  # each once, no other page
+    assert _fetched(sim, mark, "/versions") == []  # the versions do not embed sources
+    assert _sources_fetched(sim, mark) == {source["id"]}
+    for contents in second.records("knowledge_hub_page_contents"):
+        (copy,) = (s for s in contents["sources"] if s["id"] == source["id"])
+        assert copy["updated_at"] == source["updated_at"]
+
+
+def test_a_source_whose_status_alone_changes_is_fetched_again_with_its_pages(make_sim: Callable[..., Simulator]) -> None:
+    """Extraction finishing moves `status` and `processed_at`, not `updated_at`: the source is versioned on its whole row."""
+    data = _data()
+    sim = make_sim(data=data)
+    config = fast_config(sim)
+    first = run_tap(config, selected=HUB)
+    index = next(i for i, s in enumerate(data.sources) if s["status"] in {"pending", "processing"} and _embedding(data, s["id"]))
+    updated_at = data.sources[index]["updated_at"]
+    source = data.process_source(index)
+    assert source["updated_at"] == updated_at
+    mark = len(sim.stats.log)
+
+    second = run_tap(config, selected=HUB, state=first.last_state)
+
+    assert _sources_fetched(sim, mark) == {source["id"]}
+    (contents,) = second.records("knowledge_hub_source_contents")
+    assert (contents["status"], contents["processed_at"]) == ("ready", source["processed_at"])
+    assert contents["content"] is not None
+    assert sorted(_fetched(sim, mark)) == sorted(_embedding(data, source["id"]))
+    for page in second.records("knowledge_hub_page_contents"):
+        assert next(s for s in page["sources"] if s["id"] == source["id"])["status"] == "ready"
