@@ -160,3 +160,25 @@ def test_a_source_whose_status_alone_changes_is_fetched_again_with_its_pages(mak
     assert sorted(_fetched(sim, mark)) == sorted(_embedding(data, source["id"]))
     for page in second.records("knowledge_hub_page_contents"):
         assert next(s for s in page["sources"] if s["id"] == source["id"])["status"] == "ready"
+
+
+def test_a_page_that_stops_citing_a_source_is_no_longer_refreshed_for_it(make_sim: Callable[..., Simulator]) -> None:
+    """What a page embeds is what its last contents listed: the memory follows the page, and holds no page without one."""
+    data = _data()
+    sim = make_sim(data=data)
+    config = fast_config(sim)
+    first = run_tap(config, selected=HUB)
+    index = next(i for i, p in enumerate(data.pages) if len(p["_sources"]) == 1)
+    (cited,) = data.pages[index]["_sources"]
+    data.pages[index].update(_sources=[], source_count=0)
+    page = data.touch_page(index)
+    second = run_tap(config, selected=HUB, state=first.last_state)
+    embeds = second.last_state["bookmarks"]["knowledge_hub_page_contents"]["changes"]["embeds"]  # type: ignore[index]
+    assert set(embeds) == {p["id"] for p in data.pages if p["_sources"]}
+    data.touch_source(next(i for i, s in enumerate(data.sources) if s["id"] == cited))
+    mark = len(sim.stats.log)
+
+    run_tap(config, selected=HUB, state=second.last_state)
+
+    assert page["id"] not in _fetched(sim, mark)
+    assert sorted(_fetched(sim, mark)) == sorted(_embedding(data, cited))
