@@ -128,4 +128,5 @@ class ExecChildStream(ExecStream):
             for part in path:
                 value = value.get(part) if isinstance(value, dict) else None
             row[key] = value
+        self.run.tracker.record(self, context, row)  # what the record embeds (Touch.embedded)
         return row

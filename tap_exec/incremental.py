@@ -48,6 +48,10 @@ class ExecIncrementalStream(ExecStream):
     lookback_setting: t.ClassVar[str | None] = None
     #: Parameters that list newest first, for lists whose history is read backwards (empty: read whole every time).
     reverse_params: t.ClassVar[dict[str, str]] = {}
+    #: More reads of the current list, each with these parameters added, for rows the plain list leaves out
+    #: (Knowledge Hub pages: archived ones); each from the same bookmark, in the same sync, before it settles.
+    also_read: t.ClassVar[tuple[dict[str, str], ...]] = ()
+    extra: dict[str, str] | None = None  # the `also_read` parameters of the read in progress (None: the plain list)
     STATE_MSG_FREQUENCY = 1000  # resumable mid-stream: a bookmark every ten pages
     mode: Mode = "current"
     #: True where rows found deleted upstream are sent with `_sdc_deleted_at` (run/owed.py finds them).
@@ -139,8 +143,9 @@ class ExecIncrementalStream(ExecStream):
             lower = iso(start) if (start := parse_datetime(str(self.config.get("start_date") or ""))) else None
             upper = cursor.anchor or self._upper
         else:
-            if cursor == Cursor():  # once per read: the bookmark moves as rows are emitted, the read's range does not
+            if cursor == Cursor() and not self.extra:  # once: the bookmark moves as rows are emitted, the range does not
                 self._read_from = self.lower_bound(context)
+            params.update(self.extra or {})
             if self.newest_first:
                 lower = self.window.top if cursor.catch_up else self._read_from
                 upper = cursor.anchor
@@ -221,10 +226,32 @@ class ExecIncrementalStream(ExecStream):
         """The lower bound of this run's current read (the bookmark has moved since it began)."""
         return self._read_from or ""
 
+    def reads(self) -> Iterator[dict[str, str]]:
+        """The current list's reads in turn (the plain list, then each `also_read`), setting `extra` for each."""
+        try:
+            for extra in (None, *self.also_read):
+                self.extra = extra
+                yield extra or {}
+        finally:
+            self.extra = None
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """The list's rows; a current read then reads each `also_read` list, each through its own window."""
+        if self.mode != "current":
+            yield from super().request_records(context)
+            return
+        for _ in self.reads():
+            yield from super().request_records(context)
+
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
-        """The page's rows, less those an earlier page of a restarted window already gave."""
-        return self.window.unseen(list(super().parse_response(response)))
+        """The page's rows, less those an earlier page of a restarted window already gave.
+
+        An `also_read` list's pages are not the list's progress (its size and pages are the plain list's).
+        """
+        rows = json_body(response)["data"] if self.extra else super().parse_response(response)
+        return self.window.unseen(list(rows))
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:

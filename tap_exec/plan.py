@@ -43,18 +43,23 @@ def read_list(stream: ExecStream) -> ListSize:
     if incremental:
         stream._write_starting_replication_value(None)  # noqa: SLF001 - the bookmark, as its sync starts from it
         stream.get_new_paginator()  # the window the sync's parameters come from
-    tracker, size, page, ids = stream.run.tracker, ListSize(), 1, set()
+    tracker, size, ids, taken = stream.run.tracker, ListSize(), set(), 0
     tracker.before_listing(stream)
-    while page == 1 or page <= (size.pages or 0) <= READ_WHOLE:
-        params = stream.get_url_params(None, Cursor(page) if incremental else page)
-        body = json_body(stream.get(params))
-        size.read(body["pagination"])
-        for row in body["data"]:
-            tracker.observe(stream, row)
-            ids.add(row.get("id"))
-        size.rows_taken += len(body["data"])
-        page += 1
-    if size.rows_taken == size.rows == len(ids):  # read whole, no row twice (so none skipped)
+    whole = True
+    for extra in stream.reads() if isinstance(stream, ExecIncrementalStream) else [{}]:
+        part, page = (ListSize(), 1) if extra else (size, 1)  # an `also_read` list is not the list's size
+        while page == 1 or page <= (part.pages or 0) <= READ_WHOLE:
+            params = stream.get_url_params(None, Cursor(page) if incremental else page)
+            body = json_body(stream.get(params))
+            part.read(body["pagination"])
+            for row in body["data"]:
+                tracker.observe(stream, row)
+                ids.add(row.get("id"))
+            part.rows_taken += len(body["data"])
+            taken += len(body["data"])
+            page += 1
+        whole = whole and part.rows_taken == part.rows
+    if whole and len(ids) == taken:  # read whole, no row twice (so none skipped)
         tracker.settle(stream, stream.covered_from(None))
     size.pages_read = 0  # the run reads them again (its rows are classified: what they owe is known)
     return size

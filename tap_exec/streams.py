@@ -163,6 +163,9 @@ class KnowledgeHubPagesStream(ExecIncrementalStream):
     upper_param = "updated_before"
     newest_first = True  # the API sorts pages by updated_at, newest first, and offers no other direction
     version_fields = ("updated_at",)
+    # The list has "every non-archived page" (spec); archiving moves `updated_at` (simulator/data.py: archive_page),
+    # so the pages archived since the bookmark are one more request, and land with status `archived`.
+    also_read: t.ClassVar[tuple[dict[str, str], ...]] = ({"status": "archived"},)
 
 
 class KnowledgeHubPageContentsStream(ExecChildStream):
@@ -173,6 +176,8 @@ class KnowledgeHubPageContentsStream(ExecChildStream):
     parent_stream_type = KnowledgeHubPagesStream
     params: t.ClassVar[dict[str, str]] = {"include": "draft"}
     paginated = False
+    # A page embeds a copy of each source it cites (`sources`); the list rows do not say which: the records do.
+    touched_by = (Touch("knowledge_hub_sources", "id", embedded="sources"),)
 
 
 class KnowledgeHubPageVersionsStream(ExecChildStream):
@@ -190,7 +195,7 @@ class KnowledgeHubSourcesStream(ExecStream):
     name = "knowledge_hub_sources"
     path = "/knowledge-hub/sources"
     child_key = "source_id"
-    version_fields = ("updated_at",)
+    version_fields = None  # the whole row: `status` and `processed_at` change without `updated_at`, and pages embed it
 
 
 class KnowledgeHubSourceContentsStream(ExecChildStream):

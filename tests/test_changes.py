@@ -68,7 +68,8 @@ def test_an_unchanged_day_makes_no_per_parent_request(make_sim: Callable[..., Si
     assert _per_parent(sim, mark) == Counter()
     assert not any(second.records(name) for name in PER_PARENT)
     lists = [path for path, _, _ in sim.stats.log[mark:] if path != "/rest/v1/sessions"]
-    assert len(lists) == len(set(lists)) + lists.count("/rest/v1/scenarios/assignments") - 1  # one request per list page
+    # one request per list page; pages twice: the list, and the pages archived since the bookmark
+    assert len(lists) == len(set(lists)) + lists.count("/rest/v1/scenarios/assignments") - 1 + 1
     top = first.last_state["bookmarks"]["sessions"]["history"]["top"]  # type: ignore[index]
     history = sum(1 for s in sim.data.sessions if iso(s.created) <= top)
     reconciled = math.ceil(history / 100 / 7)  # a seventh of the history's pages, re-read for late grades
@@ -93,6 +94,7 @@ def test_a_changed_day_costs_exactly_its_changes(make_sim: Callable[..., Simulat
     tied["updated_at"] = bookmark  # another page updated in the bookmark's second: still fetched
     edited = data.touch_page(data.pages.index(next(p for p in data.pages if p["id"] not in at_bookmark | {tied["id"]})))
     source = data.touch_source(3)
+    embedding = {p["id"] for p in data.pages if source["id"] in p["_sources"]}  # their contents embed a copy of it
     mark = sim.stats.requests
 
     second = run_tap(config, selected=ALL, state=first.last_state)
@@ -104,7 +106,7 @@ def test_a_changed_day_costs_exactly_its_changes(make_sim: Callable[..., Simulat
         "scenario_analytics": touched | {d["id"]},
         "scenario_participants": touched | {d["id"]},
         "skill_proficiency": skills,
-        "knowledge_hub_page_contents": {tied["id"], edited["id"]},
+        "knowledge_hub_page_contents": {tied["id"], edited["id"]} | embedding,
         "knowledge_hub_page_versions": {tied["id"], edited["id"]},
         "knowledge_hub_source_contents": {source["id"]},
     }

@@ -34,6 +34,7 @@ ALLOWED_UNDOCUMENTED = {(400, "invalid_request")}
 _SIM = Simulator(build(5, Counts.scaled(0.2))).start()
 atexit.register(_SIM.stop)
 _DATA = _SIM.data
+_DATA.archive_page(1)  # so `status=archived` lists a row (the default list leaves it out)
 _CONFIG = schemathesis.Config.from_dict(
     {
         "base-url": _SIM.url,

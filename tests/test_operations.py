@@ -50,13 +50,13 @@ def test_the_plan_predicts_the_requests_a_run_makes(make_sim: Callable[..., Simu
     tap = TapExec(config=config, catalog=catalog_for(config, selected), setup_mapper=False)
     lines = {line.stream: line for line in plan(tap)}
     probes = sim.stats.requests
-    assert probes == 1 + 2 + 3 + 1  # collections, the last week's page and history's first, all 3 page pages, skills
+    assert probes == 1 + 2 + 3 + 1 + 1  # collections, the last week's page and history's first, 3 page pages, archived, skills
     text = render(list(lines.values()), tap, probes)
-    assert "This plan used 7 requests" in text
+    assert "This plan used 8 requests" in text
     run_tap(config, selected=selected)
     actual = sim.stats.paths()[probes:]
     assert lines["sessions"].requests + lines["sessions history"].requests == actual.count("/rest/v1/sessions") == 1 + 13
-    assert lines["knowledge_hub_pages"].requests == actual.count("/rest/v1/knowledge-hub/pages") == 4
+    assert lines["knowledge_hub_pages"].requests == actual.count("/rest/v1/knowledge-hub/pages") == 4 + 1  # + archived
     assert lines["workspace"].requests == 1
     assert lines["skill_proficiency"].requests == len(sim.data.skills)
     assert sum(line.requests for line in lines.values()) == len(actual)

@@ -1,10 +1,10 @@
 """Requests a run still owes, stream by stream: the arithmetic `tap-exec-plan` and the progress lines share.
 
-A list costs the pages it has not read yet (+1 catch-up pass for a multi-page newest-first list); before its first
-page its size is what the change record remembers of it, else one page. A per-parent stream costs the parents it owes
-now plus the rows still to come that will be new (all of a list's unread rows on a first run, else those beyond
-what the last run remembered). History costs its unread pages plus, for each raw per-parent stream under it, one
-request per unread row; a reconciliation slice costs its pages.
+A list costs the pages it has not read yet (+1 catch-up pass for a multi-page newest-first list, +1 for each
+`also_read` list); before its first page its size is what the change record remembers of it, else one page. A
+per-parent stream costs the parents it owes now plus the rows still to come that will be new (all of a list's unread
+rows on a first run, else those beyond what the last run remembered). History costs its unread pages plus, for each
+raw per-parent stream under it, one request per unread row; a reconciliation slice costs its pages.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def remaining(run: Services, sizes: dict[str, ListSize]) -> dict[str, int]:
         else:
             pages = max(1, size.pages) if size.pages is not None else max(1, math.ceil(_remembered(run, name) / page_size))
             catch_up = 1 if getattr(stream, "newest_first", False) and pages > 1 else 0
-            out[name] = max(0, pages - size.pages_read) + catch_up
+            also = len(getattr(stream, "also_read", ()))  # one page each (archived pages: those since the bookmark)
+            out[name] = max(0, pages - size.pages_read) + catch_up + also
         out.update(_history(run, name))
     return out
 

@@ -16,6 +16,7 @@ import typing as t
 from datetime import timedelta
 
 from tap_exec.run.budget import parse_moment
+from tap_exec.run.embeds import Embeds
 from tap_exec.run.memory import SINCE, Dues, Prints, Seen, version_of, well_formed
 
 if t.TYPE_CHECKING:
@@ -52,6 +53,7 @@ class ChangeTracker:
         self.direct: dict[str, tuple[str, str | None]] = {}  # per-parent stream -> the parent it fetches unowed now
         #: Told of rows found deleted upstream (set by the planner: a plan only looks).
         self.on_gone: t.Callable[[Listing, list[str]], None] | None = None
+        self.embeds: dict[str, Embeds] = {}  # per-parent stream with a `Touch.embedded` -> what each parent embeds
         self._setup(streams)
 
     @property
@@ -89,10 +91,20 @@ class ChangeTracker:
                 self.seen[name] = Seen(changes.setdefault("seen", {}), prints, changes)
             if name in self.children:
                 self.dues[name] = Dues(changes)
+                self._embeds(name, changes)
         for name, dues in self.dues.items():
             reason = self._full_pass_reason(name, dues)
             if reason:
                 self._full_pass(name, reason)
+
+    def _embeds(self, name: str, changes: dict[str, t.Any]) -> None:
+        """A stream whose parents embed another list's rows remembers which (run/embeds.py)."""
+        field = next((touch.embedded for touch in self.children[name].touched_by if touch.embedded), None)
+        if field is None:
+            return
+        self.embeds[name] = Embeds(changes, field)
+        if self.embeds[name].dropped:
+            self.notes.append(f"{name}: the state's `embeds` is malformed; dropped (parents refill it as they are fetched).")
 
     def _full_pass_reason(self, name: str, dues: Dues) -> str | None:
         since = dues.state.get(SINCE)
@@ -200,6 +212,9 @@ class ChangeTracker:
                     continue
                 if touch.via:
                     dues.hold(touch.via[0], target)
+                elif touch.embedded:  # the parents whose last fetched children embed a copy of this row
+                    for parent_id, parent_key in self.embeds[name].parents_of(target):
+                        dues.owe((parent_id,), parent_key)
                 else:
                     dues.owe((target,))
 
@@ -250,10 +265,12 @@ class ChangeTracker:
         if not gone:
             return
         prints = self.prints.get(stream.name)
-        owing = [dues for name, dues in self.dues.items() if self.parent_of[name] is stream]
+        owing = [name for name in self.dues if self.parent_of[name] is stream]
         for row_id in gone:
-            for dues in owing:
-                dues.paid(row_id)
+            for name in owing:
+                if name in self.embeds:
+                    self.embeds[name].fetched(row_id, None)  # a gone parent embeds nothing
+                self.dues[name].paid(row_id)
             if prints is not None:
                 prints.forget(row_id)
         if stream.name in self.marking and self.on_gone is not None:
@@ -285,11 +302,20 @@ class ChangeTracker:
         parent_id = self.parent_id(child, context)
         return dues is None or dues.owes(parent_id) or self.direct.get(child.name, ("",))[0] == parent_id
 
+    def record(self, child: Listing, context: Mapping[str, t.Any] | None, record: dict[str, t.Any]) -> None:
+        """`child` fetched one record of the parent in `context` (what it embeds is remembered once all are in)."""
+        embeds = self.embeds.get(child.name)
+        if embeds is not None:
+            embeds.listed(self.parent_id(child, dict(context or {})), record)
+
     def paid(self, child: Listing, context: dict[str, t.Any] | None) -> None:
-        """`child` fetched the parent's children: no longer owed."""
+        """`child` fetched the parent's children (or the parent is gone): no longer owed."""
         dues = self.dues.get(child.name)
         if dues is not None:
-            dues.paid(self.parent_id(child, context))
+            parent_id = self.parent_id(child, context)
+            if child.name in self.embeds:
+                self.embeds[child.name].fetched(parent_id, dues.keys.get(parent_id))
+            dues.paid(parent_id)
 
     def failed(self, child: Listing, context: dict[str, t.Any] | None, error: str, *, report: bool = True) -> None:
         """`child` could not fetch the parent's children: owed to the next run, with one more try counted.
@@ -299,6 +325,8 @@ class ChangeTracker:
         dues = self.dues.get(child.name)
         if dues is not None:
             parent_id = self.parent_id(child, context)
+            if child.name in self.embeds:
+                self.embeds[child.name].failed(parent_id)
             direct = self.direct.get(child.name, ("", None))
             dues.fail(parent_id, error, direct[1] if direct[0] == parent_id else None, report=report)
 

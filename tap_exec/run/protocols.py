@@ -15,11 +15,15 @@ class Touch:
 
     With `via=(stream, field)`, the id at `path` names a row of `stream` whose `field` lists the parents
     (a session's scenario evaluates skills: `Touch("sessions", "scenario.id", via=("scenarios", "skills"))`).
+    With `embedded=field`, the parents are those whose last fetched child record listed that id in its `field`
+    (a page's contents embed copies of its sources: `Touch("knowledge_hub_sources", "id", embedded="sources")`);
+    the child stream remembers, per parent, the ids its record listed (run/embeds.py).
     """
 
     source: str
     path: str
     via: tuple[str, str] | None = None
+    embedded: str | None = None
 
     def target(self, row: dict[str, t.Any]) -> str | None:
         """The id this touch names in `row`."""

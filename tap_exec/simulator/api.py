@@ -320,8 +320,12 @@ class ExecApi:
         return paginate(rows, query)
 
     def pages(self, query: Query) -> dict[str, Any]:
-        """GET /knowledge-hub/pages: updated_after/before inclusive, newest `updated_at` first."""
-        rows = list(self.data.pages)
+        """GET /knowledge-hub/pages: updated_after/before inclusive, newest `updated_at` first.
+
+        Without `status` the list has every non-archived page (spec); `status=archived` lists only archived ones.
+        """
+        status = query.get("status")
+        rows = [p for p in self.data.pages if p["status"] == status or (status is None and p["status"] != "archived")]
         if "updated_after" in query:
             after = iso(math.ceil(parse_iso(query["updated_after"])))
             rows = [p for p in rows if p["updated_at"] >= after]
@@ -349,7 +353,7 @@ class ExecApi:
         return page
 
     def page_detail(self, query: Query, page_id: str) -> dict[str, Any]:
-        """GET /knowledge-hub/pages/{id}: body, full sources, and the draft when included."""
+        """GET /knowledge-hub/pages/{id}: body, full sources, and the draft when included (archived pages too)."""
         page = self._page(page_id)
         by_id = {s["id"]: s for s in self.data.sources}
         out = public(page)

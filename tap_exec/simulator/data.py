@@ -218,10 +218,33 @@ class Dataset:
         self.pages.append(page)
         return page
 
+    def archive_page(self, index: int) -> dict[str, Any]:
+        """Archive a page (`DELETE /knowledge-hub/pages/{id}`, a soft delete): status `archived`, updated now.
+
+        The spec does not say whether archiving moves `updated_at`; the simulator says it does, as any write to
+        the page's row would. The page leaves the default list and its folders' `item_count` ("non-archived
+        pages"); `status=archived` lists it, and its detail and versions stay readable ("its history is preserved").
+        """
+        page = self.pages[index]
+        page["status"] = "archived"
+        page["updated_at"] = iso(self.tick())
+        folder_ids = {f["id"] for f in page["folders"]}
+        for folder in self.folders:
+            if folder["id"] in folder_ids:
+                folder["item_count"] -= 1
+        return page
+
     def touch_source(self, index: int) -> dict[str, Any]:
         """Re-extract a source: its text and `updated_at` change."""
         source = self.sources[index]
         source["updated_at"] = iso(self.tick())
+        return source
+
+    def process_source(self, index: int, status: str = "ready") -> dict[str, Any]:
+        """Extraction ends: `status` and `processed_at` change, `updated_at` does not (the spec does not promise it)."""
+        source = self.sources[index]
+        source["status"] = status
+        source["processed_at"] = iso(self.tick()) if status == "ready" else None
         return source
 
     def add_scenario(self) -> dict[str, Any]:
