@@ -230,19 +230,30 @@ def _close(got: t.Any, want: t.Any) -> bool:
 
 
 def _assert_marts_match(sim: Simulator, rows: Rows, schema: str, *, proficiency: bool) -> None:
-    """Each mart holds exactly the rows computed from the API's data, column by column."""
+    """Each mart holds exactly the rows computed from the API's data, every column of every row.
+
+    The mart's columns must be exactly those `tests/marts.py` computes: a new column without an expectation fails.
+    """
     expected: dict[str, tuple[tuple[str, ...], dict[t.Any, dict[str, t.Any]]]] = {
         "scenario_practice": (("scenario_id",), marts.scenario_practice(sim.data)),
         "member_progress": (("user_id", "scenario_id"), marts.member_progress(sim.data)),
         "practice_activity": (("activity_date",), marts.practice_activity(sim.data)),
-        "skill_proficiency_latest": (("skill_id", "user_id"), marts.skill_proficiency_latest(sim.data) if proficiency else {}),
+        "skill_proficiency_latest": (("skill_id", "user_id"), marts.skill_proficiency_latest(sim.data)),
     }
     for mart, (key, want) in expected.items():
+        computed = {frozenset(columns) for columns in want.values()}
+        assert len(computed) == 1, f"{mart}: tests/marts.py gives its rows different columns"
+        built = rows(  # the mart's columns even when it has no row
+            f"select column_name from information_schema.columns where table_schema = '{schema}' and table_name = '{mart}'"  # noqa: S608
+        )
+        assert {c["column_name"] for c in built} == set(next(iter(computed))), f"{mart}: columns"
+        empty = mart == "skill_proficiency_latest" and not proficiency  # skill_proficiency not selected
+        held = {} if empty else want
         landed = rows(f"select * from {schema}.{mart}")  # noqa: S608 - test-owned names
         by_key = {row[key[0]] if len(key) == 1 else tuple(row[k] for k in key): row for row in landed}
         assert len(by_key) == len(landed), f"{mart}: a key twice"
-        assert set(by_key) == set(want), mart
-        for k, columns in want.items():
+        assert set(by_key) == set(held), mart
+        for k, columns in held.items():
             row = by_key[k]
             wrong = {c: (row[c], v) for c, v in columns.items() if not _close(row[c], v)}
             assert not wrong, f"{mart} {k}: {wrong}"
