@@ -1,7 +1,8 @@
 """The dbt marts computed independently, in Python, from the simulator's own data (what the API holds, not what landed).
 
-Each function returns the mart's rows keyed by its grain, with the mart's column names, so a test can compare
-scenario by scenario, person by person and day by day.
+Each function returns the mart's rows keyed by its grain, each row with every column of the mart (its key columns
+included) under the mart's names, so a test can compare scenario by scenario, person by person and day by day, and
+check that the mart has no column this module does not compute.
 """
 
 from __future__ import annotations
@@ -37,18 +38,51 @@ def _avg(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def scenarios(data: Dataset) -> dict[str, Row]:
+    """Every scenario the data names: the catalogue (archived included), then any a session or assignment names.
+
+    A scenario the API no longer lists (deleted) keeps the name and slug of the latest session or assignment that
+    names it; its difficulty and language are unknown, and it is not in the catalogue.
+    """
+    out: dict[str, Row] = {
+        s["id"]: {
+            "scenario_name": s["name"],
+            "scenario_slug": s["slug"],
+            "difficulty": s["difficulty"],
+            "language": s["language"],
+            "is_in_catalogue": True,
+        }
+        for s in data.scenarios
+    }
+    named: list[tuple[float, str, Row]] = [(s.created, s.id, s.scenario) for s in data.sessions]
+    named += [(parse_iso(a["created_at"]), a["id"], a["scenario"]) for a in data.assignments]
+    for _, _, ref in sorted(named, key=lambda n: (n[0], n[1]), reverse=True):  # latest first
+        if ref["id"] not in out:
+            out[ref["id"]] = {
+                "scenario_name": ref["name"],
+                "scenario_slug": ref["slug"],
+                "difficulty": None,
+                "language": None,
+                "is_in_catalogue": False,
+            }
+    return out
+
+
 def scenario_practice(data: Dataset) -> dict[str, Row]:
-    """One row per scenario the API lists with include_archived=true."""
+    """One row per scenario the data names: those GET /scenarios lists with include_archived=true, and deleted ones.
+
+    A deleted scenario's sessions still count, on its own row (`is_in_catalogue` false).
+    """
     by_scenario: dict[str, list[Session]] = defaultdict(list)
     for session in data.sessions:
         by_scenario[session.scenario["id"]].append(session)
     out = {}
-    for scenario in data.scenarios:
-        sessions = by_scenario.get(scenario["id"], [])
+    for scenario_id, scenario in scenarios(data).items():
+        sessions = by_scenario.get(scenario_id, [])
         valid = [s.score for s in sessions if _valid(s) and s.score is not None]
-        out[scenario["id"]] = {
-            "scenario_name": scenario["name"],
-            "is_in_catalogue": True,
+        out[scenario_id] = {
+            "scenario_id": scenario_id,
+            **scenario,
             "sessions": len(sessions),
             "valid_attempts": sum(_valid(s) for s in sessions),
             "participants": len({s.user["id"] for s in sessions}),
@@ -63,7 +97,7 @@ def scenario_practice(data: Dataset) -> dict[str, Row]:
 def member_progress(data: Dataset) -> dict[tuple[str, str], Row]:
     """One row per (person, scenario) with a session or an assignment."""
     members = {m["id"]: m for m in data.members}
-    names = {s["id"]: s["name"] for s in data.scenarios}
+    names = {scenario_id: s["scenario_name"] for scenario_id, s in scenarios(data).items()}
     latest_ref: dict[str, tuple[tuple[float, str], Row]] = {}  # a former member is named by their latest row
     for when, row_id, user in [(s.created, s.id, s.user) for s in data.sessions] + [
         (parse_iso(a["created_at"]), a["id"], a["user"]) for a in data.assignments
@@ -86,10 +120,12 @@ def member_progress(data: Dataset) -> dict[tuple[str, str], Row]:
         first = valid[0].score if valid else None
         latest = max(assigned.get(pair, []), key=lambda a: (parse_iso(a["created_at"]), a["id"]), default=None)
         out[pair] = {
+            "user_id": user_id,
             "user_email": person["email"],
             "user_first_name": person["first_name"],
             "user_last_name": person["last_name"],
             "is_current_member": user_id in members,
+            "scenario_id": scenario_id,
             "scenario_name": names[scenario_id],
             "sessions": len(sessions),
             "valid_attempts": sum(_valid(s) for s in sessions),
@@ -115,7 +151,9 @@ def skill_proficiency_latest(data: Dataset) -> dict[tuple[str, str], Row]:
         for entry in proficiency_entries(data, skill["id"]):
             user = entry["user"]
             out[skill["id"], user["id"]] = {
+                "skill_id": skill["id"],
                 "skill_name": skill["name"],
+                "user_id": user["id"],
                 "user_email": user["email"],
                 "user_first_name": user["first_name"],
                 "user_last_name": user["last_name"],
@@ -146,6 +184,7 @@ def practice_activity(data: Dataset) -> dict[date, Row]:
         sessions = by_day.get(day, [])
         valid = [s.score for s in sessions if _valid(s) and s.score is not None]
         out[day] = {
+            "activity_date": day,
             "sessions": len(sessions),
             "valid_attempts": sum(_valid(s) for s in sessions),
             "active_users": len({s.user["id"] for s in sessions}),

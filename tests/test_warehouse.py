@@ -213,14 +213,22 @@ def test_postgres_drops_vanished_rows_and_keeps_every_session_detail(
 def _workspace_with_edge_cases() -> Dataset:
     """A small workspace with what the marts must handle.
 
-    Archived scenarios, people who left, an unpractised scenario, and a person assigned the same scenario twice.
+    Archived scenarios, people who left, an unpractised scenario, a person assigned the same scenario twice, and a
+    deleted scenario (the API no longer lists it) that sessions and an assignment still name.
     """
     data = recent(build(11, Counts.scaled(0.3, former_users=3)))
     data.scenarios[0]["_archived"] = True
     data.add_scenario()  # no session names it
     again = {**data.assignments[0], "id": data.new_id(), "status": "in_progress", "created_at": "2026-10-30T08:00:00Z"}
     data.assignments.append(again)
+    data.scenarios.remove(_named_scenario(data, 1))
     return data
+
+
+def _named_scenario(data: Dataset, index: int) -> dict[str, t.Any]:
+    """A listed scenario after `index` that sessions and an assignment name, to delete from the API."""
+    named = {s.scenario["id"] for s in data.sessions} & {a["scenario"]["id"] for a in data.assignments}
+    return next(s for s in data.scenarios[index:] if s["id"] in named)
 
 
 def _close(got: t.Any, want: t.Any) -> bool:
@@ -230,19 +238,30 @@ def _close(got: t.Any, want: t.Any) -> bool:
 
 
 def _assert_marts_match(sim: Simulator, rows: Rows, schema: str, *, proficiency: bool) -> None:
-    """Each mart holds exactly the rows computed from the API's data, column by column."""
+    """Each mart holds exactly the rows computed from the API's data, every column of every row.
+
+    The mart's columns must be exactly those `tests/marts.py` computes: a new column without an expectation fails.
+    """
     expected: dict[str, tuple[tuple[str, ...], dict[t.Any, dict[str, t.Any]]]] = {
         "scenario_practice": (("scenario_id",), marts.scenario_practice(sim.data)),
         "member_progress": (("user_id", "scenario_id"), marts.member_progress(sim.data)),
         "practice_activity": (("activity_date",), marts.practice_activity(sim.data)),
-        "skill_proficiency_latest": (("skill_id", "user_id"), marts.skill_proficiency_latest(sim.data) if proficiency else {}),
+        "skill_proficiency_latest": (("skill_id", "user_id"), marts.skill_proficiency_latest(sim.data)),
     }
     for mart, (key, want) in expected.items():
+        computed = {frozenset(columns) for columns in want.values()}
+        assert len(computed) == 1, f"{mart}: tests/marts.py gives its rows different columns"
+        built = rows(  # the mart's columns even when it has no row
+            f"select column_name from information_schema.columns where table_schema = '{schema}' and table_name = '{mart}'"  # noqa: S608
+        )
+        assert {c["column_name"] for c in built} == set(next(iter(computed))), f"{mart}: columns"
+        empty = mart == "skill_proficiency_latest" and not proficiency  # skill_proficiency not selected
+        held = {} if empty else want
         landed = rows(f"select * from {schema}.{mart}")  # noqa: S608 - test-owned names
         by_key = {row[key[0]] if len(key) == 1 else tuple(row[k] for k in key): row for row in landed}
         assert len(by_key) == len(landed), f"{mart}: a key twice"
-        assert set(by_key) == set(want), mart
-        for k, columns in want.items():
+        assert set(by_key) == set(held), mart
+        for k, columns in held.items():
             row = by_key[k]
             wrong = {c: (row[c], v) for c, v in columns.items() if not _close(row[c], v)}
             assert not wrong, f"{mart} {k}: {wrong}"
@@ -266,6 +285,9 @@ def test_dbt_on_duckdb_default_selection_then_every_stream(make_sim: t.Callable[
     practice = {r["scenario_id"]: r for r in rows("select * from exec_analytics.scenario_practice")}
     assert practice[sim.data.scenarios[0]["id"]]["sessions"] > 0, "an archived scenario keeps its row"
     assert practice[sim.data.scenarios[-1]["id"]]["sessions"] == 0, "an unpractised scenario has its row"
+    deleted = [r for r in practice.values() if not r["is_in_catalogue"]]
+    assert len(deleted) == 1, "the deleted scenario keeps its row, out of the catalogue"
+    assert deleted[0]["sessions"] > 0, "its sessions still count"
     former = {r["user_id"] for r in rows("select user_id from exec_analytics.member_progress where not is_current_member")}
     assert former == {u["id"] for u in sim.data.users[len(sim.data.members) :]}, "people who left keep their rows"
     meltano(["invoke", "dbt-duckdb:freshness"], env)
@@ -306,7 +328,8 @@ def test_dbt_tolerates_a_missing_column_and_fails_clearly_on_a_wrong_schema(melt
 def test_dbt_on_postgres_with_deletes(make_sim: t.Callable[..., Simulator], tmp_path: Path, postgres_url: str) -> None:
     """`meltano run tap-exec target-postgres dbt-postgres:build`, every stream, ACTIVATE_VERSION on: marts exact.
 
-    After a member leaves they are still exact: the loader soft-deletes the row, and staging leaves it out.
+    After a member leaves and a scenario is deleted they are still exact: the loader soft-deletes their rows, staging
+    leaves them out, and the marts keep both as former member and scenario no longer in the catalogue.
     """
     sim = make_sim(data=_workspace_with_edge_cases())
     schema = f"exec_{uuid.uuid4().hex[:8]}"
@@ -333,11 +356,15 @@ def test_dbt_on_postgres_with_deletes(make_sim: t.Callable[..., Simulator], tmp_
     meltano(["invoke", "dbt-postgres:freshness"], env)
 
     left = sim.data.remove_member(0)
+    gone = _named_scenario(sim.data, 1)
+    sim.data.scenarios.remove(gone)  # the API no longer lists it; its sessions and assignment remain
     _add_activity(sim)
     meltano(["run", "tap-exec", "target-postgres", "dbt-postgres:build"], env)
     members = rows(f"select id from {schema}.workspace_members where _sdc_deleted_at is null")  # noqa: S608
     assert {m["id"] for m in members} == {m["id"] for m in sim.data.members}
     _assert_marts_match(sim, rows, f"{schema}_analytics", proficiency=True)
+    practice = rows(f"select * from {schema}_analytics.scenario_practice where scenario_id = '{gone['id']}'")  # noqa: S608
+    assert [(r["is_in_catalogue"], r["difficulty"]) for r in practice] == [(False, None)], "soft-deleted: out of the catalogue"
     progress = rows(f"select distinct is_current_member from {schema}_analytics.member_progress where user_id = '{left['id']}'")  # noqa: S608
     assert progress == [{"is_current_member": False}]
 
