@@ -8,7 +8,8 @@ ceil(rows / 100) pages (at least 1; `/workspace` is one object), the sessions li
 run's bookmark less the lookback, plus one reconciliation slice of the older sessions (ceil(rows / 100 / refresh
 days)); then one detail per new session, the analytics of every scenario a new session practised (summary and
 participants' pages), the proficiency pages of every skill those scenarios evaluate, and the children of changed
-Knowledge Hub pages and sources.
+Knowledge Hub pages and sources (and of the pages embedding a changed source); the pages list is read twice
+(`status=archived` too).
 
 The capacity (issue 17): with the day's budget at 1,000 requests (the tap's `daily_request_budget` and the
 simulator's daily limit), every stream selected, 200 scenarios and 30 skills, the largest number of sessions a day
@@ -128,6 +129,8 @@ def floor_parts(sim: Simulator, before: Snapshot, refresh_days: float) -> dict[s
         elif name == "knowledge_hub_pages":  # incremental: the rows at or after the newest `updated_at` already read
             newest = max(before.pages.values())
             parts[name] = pages(sum(1 for p in served(sim, path, query) if p["updated_at"] >= newest))
+            archived = served(sim, path, {**query, "status": "archived"})  # the list leaves archived pages out
+            parts["knowledge_hub_pages_archived"] = pages(sum(1 for p in archived if p["updated_at"] >= newest))
         else:
             parts[name] = pages(len(served(sim, path, query)))
     # sessions: the current read from the bookmark (newest session already read) less the lookback, and one slice
@@ -144,12 +147,14 @@ def floor_parts(sim: Simulator, before: Snapshot, refresh_days: float) -> dict[s
     parts["scenario_analytics"] = len(touched)
     parts["scenario_participants"] = sum(pages(len(served(sim, f"/scenarios/{i}/analytics/participants", {}))) for i in touched)
     parts["skill_proficiency"] = sum(pages(len(served(sim, f"/skills/{i}/proficiency", {}))) for i in skills)
-    changed_pages = [p["id"] for p in data.pages if before.pages.get(p["id"]) != p["updated_at"]]
-    parts["knowledge_hub_page_contents"] = len(changed_pages)
+    changed_sources = {s["id"] for s in data.sources if before.sources.get(s["id"]) != s["updated_at"]}
+    changed_pages = [p["id"] for p in data.pages if before.pages.get(p["id"]) != p["updated_at"]]  # edited, archived
+    embedding = [p["id"] for p in data.pages if p["id"] not in changed_pages and changed_sources & set(p["_sources"])]
+    parts["knowledge_hub_page_contents"] = len(changed_pages) + len(embedding)  # contents embed their sources
     parts["knowledge_hub_page_versions"] = sum(
         pages(len(served(sim, f"/knowledge-hub/pages/{i}/versions", {}))) for i in changed_pages
     )
-    parts["knowledge_hub_source_contents"] = sum(1 for s in data.sources if before.sources.get(s["id"]) != s["updated_at"])
+    parts["knowledge_hub_source_contents"] = len(changed_sources)
     return {name: n for name, n in parts.items() if n}
 
 

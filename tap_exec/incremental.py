@@ -207,7 +207,11 @@ class ExecIncrementalStream(ExecStream):
         with `hard_delete`, else keeps it marked; the staging models leave marked rows out.
         """
         moment = iso(self.run.day.now())
-        keyed = [c for c in self.child_streams if isinstance(c, ExecStream) and not c.paginated and c.primary_keys == ("id",)]
+        keyed = [
+            c
+            for c in self.child_streams
+            if isinstance(c, ExecStream) and not c.paginated and list(c.primary_keys or ()) == ["id"]
+        ]
         for stream in (self, *keyed):
             if not stream.selected:
                 continue

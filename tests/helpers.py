@@ -80,7 +80,9 @@ def parse(stdout: str) -> Output:
 
 def catalog_for(config: dict[str, t.Any], selected: t.Iterable[str] | None = None) -> dict[str, t.Any]:
     """The discovered catalog with exactly `selected` streams chosen (None: the default selection)."""
-    catalog = TapExec(config=config, validate_config=False, setup_mapper=False).catalog_dict
+    # through JSON, as a catalog file reaches the tap (lists, not tuples: `key_properties` == ["id"])
+    discovered = TapExec(config=config, validate_config=False, setup_mapper=False).catalog_dict
+    catalog: dict[str, t.Any] = json.loads(json.dumps(discovered))
     if selected is None:
         return catalog
     wanted = set(selected)

@@ -173,40 +173,104 @@ def test_meltano_stream_maps_example_pseudonymises_emails(sim: Simulator, meltan
     assert not any("@" in line for line in (out / "sessions.jsonl").read_text(encoding="utf-8").splitlines())
 
 
-@pytest.mark.parametrize("hard_delete", [False, True], ids=["soft delete", "hard delete"])
-def test_postgres_drops_vanished_rows_and_keeps_every_session_detail(
-    sim: Simulator, meltano_env: dict[str, str], postgres_url: str, hard_delete: bool
-) -> None:
-    """ACTIVATE_VERSION on: a member removed upstream leaves the warehouse; older session details all stay."""
-    import psycopg
+# -- deletions (issue 18), through the loaders and dbt ------------------------------------------------------------------
+def _workspace_to_delete_from() -> Dataset:
+    """120 sessions over 200 days (history: two pages, one reconciliation pass in two runs), 150 members (two pages)."""
+    return recent(build(12, Counts.scaled(0.2, members=150, sessions=120, pages=12)), within=200 * 86_400)
 
-    schema = f"exec_{uuid.uuid4().hex[:8]}"
-    env = {
-        **_postgres_env(meltano_env, postgres_url, schema),
-        "TARGET_POSTGRES_HARD_DELETE": str(hard_delete).lower(),
-        "TAP_EXEC_EMIT_ACTIVATE_VERSION_MESSAGES": "true",
-        "TAP_EXEC_MAX_REQUESTS_PER_MINUTE": "100000",  # the simulator has no limit; 1,500 details at 60/min take 25 min
-        "TAP_EXEC__SELECT": json.dumps(["workspace_members.*", "sessions.*", "session_details.*"]),
+
+def _postgres_dbt_env(env: dict[str, str], url: str, schema: str) -> dict[str, str]:
+    """`env` with target-postgres and dbt-postgres on `schema` of the test server."""
+    parts = urlsplit(url)
+    return {
+        **_postgres_env(env, url, schema),
+        "DBT_POSTGRES_HOST": parts.hostname or "",
+        "DBT_POSTGRES_PORT": str(parts.port or 5432),
+        "DBT_POSTGRES_USER": parts.username or "",
+        "DBT_POSTGRES_PASSWORD": parts.password or "",
+        "DBT_POSTGRES_DBNAME": parts.path.lstrip("/"),
+        "DBT_POSTGRES_SOURCE_SCHEMA": schema,
+        "DBT_POSTGRES_TARGET_SCHEMA": schema,
     }
 
-    def query(sql: str) -> list[tuple[t.Any, ...]]:
-        with psycopg.connect(postgres_url) as con:
-            return con.execute(sql).fetchall()
 
-    meltano(["run", "tap-exec", "target-postgres"], env)
-    removed = sim.data.remove_member(3)
-    new = _add_activity(sim)
-    meltano(["run", "tap-exec", "target-postgres"], env)
+@pytest.mark.parametrize("loader", ["postgres soft delete", "postgres hard delete", "duckdb"])
+def test_what_left_the_api_leaves_the_warehouse_and_nothing_else(  # noqa: PLR0915 - one story, told once
+    make_sim: t.Callable[..., Simulator], tmp_path: Path, postgres_url: str, loader: str
+) -> None:
+    """A shifted member list deletes nobody current; what was deleted upstream is deleted, marked or left out.
 
-    members = dict(query(f"select id, _sdc_deleted_at is not null from {schema}.workspace_members"))  # noqa: S608
-    if hard_delete:
-        assert removed["id"] not in members
+    A participant whose sessions were deleted leaves staging and the marts; an archived page shows as archived;
+    sessions deleted upstream (one in the window, one only reconciliation reads) are marked, with their details, and
+    left out of staging. target-duckdb ignores ACTIVATE_VERSION.
+    """
+    sim = make_sim(data=_workspace_to_delete_from())
+    data = sim.data
+    schema = f"exec_{uuid.uuid4().hex[:8]}"
+    env = {
+        **meltano_env_for(sim, tmp_path),
+        "TAP_EXEC_EMIT_ACTIVATE_VERSION_MESSAGES": "true",
+        "TAP_EXEC__SELECT": json.dumps(["*.*"]),
+        "TAP_EXEC_MAX_REQUESTS_PER_MINUTE": "100000",
+    }
+    if loader == "duckdb":
+        loaded, build_models = ["run", "tap-exec", "target-duckdb"], ["run", "tap-exec", "target-duckdb", "dbt-duckdb:build"]
+        rows, raw, staged, analytics = _duckdb_rows(env["DBT_DUCKDB_PATH"]), "exec", "exec_staging", "exec_analytics"
     else:
-        assert members.pop(removed["id"]) is True
-    assert members == dict.fromkeys((m["id"] for m in sim.data.members), False)
-    details = dict(query(f"select id, _sdc_deleted_at is not null from {schema}.session_details"))  # noqa: S608
-    assert details == dict.fromkeys((s.id for s in sim.data.sessions), False)
-    assert new <= set(details)
+        env = {**_postgres_dbt_env(env, postgres_url, schema), "TARGET_POSTGRES_HARD_DELETE": str("hard" in loader).lower()}
+        loaded, build_models = (
+            ["run", "tap-exec", "target-postgres"],
+            ["run", "tap-exec", "target-postgres", "dbt-postgres:build"],
+        )
+        rows, raw, staged, analytics = _postgres_rows(postgres_url), schema, f"{schema}_staging", f"{schema}_analytics"
+    meltano(loaded, env)
+
+    mark = sim.stats.requests
+    deleting = loader != "duckdb"  # target-duckdb ignores ACTIVATE_VERSION: a member removed upstream stays current
+    if deleting:
+        shifted = data.members[5]
+        sim.schedule(mark + 3, lambda d: d.members.remove(shifted))  # workspace, members page 1, then page 2 shifts up
+        left = data.remove_member(0)
+    pairs = {(s.scenario["id"], s.user["id"]) for s in data.sessions}
+    scenario, leaver = next(p for p in sorted(pairs) if sum(1 for q in pairs if q[0] == p[0]) > 2)
+    gone = [s for s in data.sessions if (s.scenario["id"], s.user["id"]) == (scenario, leaver)]
+    gone += [data.sessions[10], data.sessions[-2]]  # months old (reconciliation), and minutes old (the window)
+    data.sessions[:] = [s for s in data.sessions if s not in gone]
+    other = next(s for s in data.sessions if s.scenario["id"] == scenario)
+    data.insert_session(scenario=next(c for c in data.scenarios if c["id"] == scenario))  # the scenario is touched
+    data.sessions[-1].user = other.user
+    archived = data.archive_page(0)
+    meltano(loaded, env)
+    members_read = [p for p in sim.stats.paths()[mark:] if p.endswith("/workspace/members")]
+    assert len(members_read) == (4 if deleting else 2), "a member list that moved while read is read again, whole"
+    result = meltano(build_models, env)  # the reconciliation pass ends: the old session is found gone
+    assert "ERROR=0 " in result.stderr, result.stderr[-2000:]
+
+    current = {m["id"] for m in data.members}
+    members = {r["id"]: r["_sdc_deleted_at"] for r in rows(f"select id, _sdc_deleted_at from {raw}.workspace_members")}  # noqa: S608
+    assert {i for i, deleted in members.items() if deleted is None} >= current, "nobody current deleted"
+    if deleting:
+        assert {i for i, deleted in members.items() if deleted is None} == current
+        assert (left["id"] in members) is ("soft" in loader)
+    gone_ids = {s.id for s in gone}
+    for stream in ("sessions", "session_details"):
+        landed = {r["id"]: r["_sdc_deleted_at"] for r in rows(f"select id, _sdc_deleted_at from {raw}.{stream}")}  # noqa: S608
+        assert {i for i, deleted in landed.items() if deleted is None} == {s.id for s in data.sessions}, stream
+        # target-postgres's `hard_delete` applies to ACTIVATE_VERSION only: a record's `_sdc_deleted_at` marks the row
+        assert {i for i, deleted in landed.items() if deleted is not None} == gone_ids, stream
+    staged_sessions = {r["session_id"] for r in rows(f"select session_id from {staged}.stg_exec__sessions")}  # noqa: S608
+    assert staged_sessions == {s.id for s in data.sessions}
+
+    participants = rows(f"select scenario_id, user_id from {raw}.scenario_participants")  # noqa: S608
+    assert (scenario, leaver) in {(r["scenario_id"], r["user_id"]) for r in participants}, "the raw row stays, older"
+    staged_pairs = {(r["scenario_id"], r["user_id"]) for r in rows(f"select * from {staged}.stg_exec__scenario_participants")}  # noqa: S608
+    assert (scenario, leaver) not in staged_pairs
+    assert {p for p in staged_pairs if p[0] == scenario} == {
+        (scenario, s.user["id"]) for s in data.sessions if s.scenario["id"] == scenario
+    }
+    _assert_marts_match(sim, rows, analytics, proficiency=True)
+    status = rows(f"select status from {staged}.stg_exec__knowledge_hub_pages where page_id = '{archived['id']}'")  # noqa: S608
+    assert status == [{"status": "archived"}]
 
 
 # -- the dbt project (transform/): marts equal to the same figures computed from the simulator's data -----------------

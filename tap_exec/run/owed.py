@@ -17,7 +17,9 @@ from datetime import timedelta
 
 from tap_exec.run.budget import parse_moment
 from tap_exec.run.embeds import Embeds
-from tap_exec.run.memory import SINCE, Dues, Prints, Seen, version_of, well_formed
+from tap_exec.run.gone import Deletions
+from tap_exec.run.memory import SINCE, Dues, Seen, version_of, well_formed
+from tap_exec.run.prints import Prints
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -29,7 +31,7 @@ CHANGES = "changes"
 PRUNE_EVERY = 100  # rows between two prunings of a sorted signal list's `seen`
 
 
-class ChangeTracker:
+class ChangeTracker(Deletions):
     """The run's one record of what changed and what is owed, shared by every stream."""
 
     def __init__(self, streams: Mapping[str, Listing], state: dict[str, t.Any], days: float, now: datetime) -> None:
@@ -51,8 +53,7 @@ class ChangeTracker:
         self.full_passes: dict[str, str] = {}  # per-parent stream -> why it fetches every parent in this run
         self.notes: list[str] = []  # what the tracker decided at the start, for the log
         self.direct: dict[str, tuple[str, str | None]] = {}  # per-parent stream -> the parent it fetches unowed now
-        #: Told of rows found deleted upstream (set by the planner: a plan only looks).
-        self.on_gone: t.Callable[[Listing, list[str]], None] | None = None
+        self.on_gone = None
         self.embeds: dict[str, Embeds] = {}  # per-parent stream with a `Touch.embedded` -> what each parent embeds
         self._setup(streams)
 
@@ -224,69 +225,6 @@ class ChangeTracker:
                 if touch.via and touch.via[0] == source and dues.release(source, row_id):
                     listed = row.get(touch.via[1]) or []
                     dues.owe(str(item["id"]) for item in listed if isinstance(item, dict) and "id" in item)
-
-    def settle(self, stream: Listing, covered_from: str | None = None, *, proven: bool = True) -> None:
-        """After a complete listing: forget rows the next run cannot list again, and owed parents that are gone.
-
-        A full list that does not include an owed parent no longer has it; an incremental one only proves it for
-        parents whose key lies in the range it read (`covered_from` on); older ones stay owed. A list that moved on
-        every read (`proven` False) proves nothing gone: its owed parents stay owed.
-        """
-        seen = self.seen.get(stream.name)
-        gone: list[str] = []
-        if seen is not None:
-            gone = seen.vanished(covered_from) if proven and stream.replication_key else []
-            seen.finish(stream.relisted_from(seen.newest) if seen.newest else None)
-        listed = seen.listed if seen is not None else set()
-        for name, dues in self.dues.items():
-            if self.parent_of[name] is not stream or not len(dues) or not proven:
-                continue
-            if stream.replication_key is None:
-                dues.drop(p for p in dues.queue() if p not in listed)
-            elif covered_from is not None:
-                dropped = [p for p in dues.queue() if p not in listed and dues.keys.get(p, "") >= covered_from]
-                dues.drop(dropped)
-                gone += dropped
-        self.vanished(stream, gone)
-
-    def gone(self, stream: Listing, low: str, high: str, listed: set[str]) -> None:
-        """A complete read of `stream` of the keys strictly between `low` and `high` did not list these owed parents."""
-        gone: list[str] = []
-        for name, dues in self.dues.items():
-            if self.parent_of[name] is stream:
-                dropped = [p for p in dues.queue() if p not in listed and p in dues.keys and low < dues.keys[p] < high]
-                dues.drop(dropped)
-                gone += dropped
-        self.vanished(stream, gone)
-
-    def vanished(self, stream: Listing, row_ids: t.Iterable[str]) -> None:
-        """Rows of `stream` proven deleted upstream: forgotten, and the target told (a list that marks deletions)."""
-        gone = sorted(set(row_ids))
-        if not gone:
-            return
-        prints = self.prints.get(stream.name)
-        owing = [name for name in self.dues if self.parent_of[name] is stream]
-        for row_id in gone:
-            for name in owing:
-                if name in self.embeds:
-                    self.embeds[name].fetched(row_id, None)  # a gone parent embeds nothing
-                self.dues[name].paid(row_id)
-            if prints is not None:
-                prints.forget(row_id)
-        if stream.name in self.marking and self.on_gone is not None:
-            self.on_gone(stream, gone)
-
-    def begin_pass(self, stream: Listing) -> None:
-        """A reconciliation pass of `stream`'s history starts."""
-        if stream.name in self.prints:
-            self.prints[stream.name].begin_pass()
-
-    def end_pass(self, stream: Listing, *, proven: bool = True) -> None:
-        """A reconciliation pass read the whole history: rows it never listed are gone (`proven`) or not followed."""
-        if stream.name in self.prints:
-            gone = self.prints[stream.name].end_pass()
-            if proven:
-                self.vanished(stream, gone)
 
     def flush(self) -> None:
         """Bring the state up to date before a STATE message."""

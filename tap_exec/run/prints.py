@@ -1,0 +1,119 @@
+"""`known`: what a run remembers of a list's rows older than the window, so reconciliation finds regrades and deletions.
+
+Per row its id (16 bytes for a UUID), a 2-byte version and whether the current reconciliation pass read it, kept
+as one base64 string under the stream's `changes`. A regraded row differs in its version; a row a whole pass never
+read (nor saw leave the window) is gone upstream, and its id is what a target needs to delete it.
+"""
+
+from __future__ import annotations
+
+import base64
+import typing as t
+import uuid
+
+PRINTS, OLD_PRINTS = "known", "prints"  # rows older than the window, with their ids (`prints` held hashes: dropped)
+
+
+class Prints:
+    """Rows older than the window: each row's id and a 2-byte version, and whether this reconciliation pass read it.
+
+    Kept as one base64 string in the state: per row a byte for the pass (0 not yet read in it, 1 read), a length
+    byte (0: a UUID, stored as its 16 bytes), the id, the version. 20 bytes a session: the ids are kept because a
+    row that a whole pass does not list again is deleted upstream, and a target needs its id to delete it.
+    """
+
+    def __init__(self, changes: dict[str, t.Any]) -> None:
+        self.changes = changes
+        changes.pop(OLD_PRINTS, None)  # hashed ids (before deletions were marked): no id to name a deletion with
+        self.table: dict[str, tuple[bytes, int]] = _decode(changes.get(PRINTS) or "")
+        self.dirty = False
+
+    def changed(self, row_id: str, version: str) -> bool:
+        """True when the row's remembered version differs (a regrade, a renamed user or scenario).
+
+        A row never remembered (a state from before prints) is not called changed: it is remembered from now on.
+        """
+        known = self.table.get(row_id)
+        return known is not None and known[0] != _short(version)
+
+    def put(self, row_id: str, version: str) -> None:
+        """Remember a row's version, read in this pass."""
+        entry = (_short(version), 1)
+        if self.table.get(row_id) != entry:
+            self.table[row_id] = entry
+            self.dirty = True
+
+    def keep(self, row_id: str) -> None:
+        """The row was listed again (a window read reaching below its usual range): it exists, in this pass."""
+        known = self.table.get(row_id)
+        if known is not None and not known[1]:
+            self.table[row_id] = (known[0], 1)
+            self.dirty = True
+
+    def forget(self, row_id: str) -> None:
+        """The row is deleted upstream."""
+        if self.table.pop(row_id, None) is not None:
+            self.dirty = True
+
+    def begin_pass(self) -> None:
+        """A reconciliation pass starts: no row is read in it yet."""
+        self.table = {row_id: (version, 0) for row_id, (version, _) in self.table.items()}
+        self.dirty = True
+
+    def end_pass(self) -> list[str]:
+        """The pass read the whole history: rows it never read (nor saw leave the window) are gone; forget them."""
+        gone = [row_id for row_id, (_, read) in self.table.items() if not read]
+        for row_id in gone:
+            del self.table[row_id]
+        self.dirty = self.dirty or bool(gone)
+        return gone
+
+    def flush(self) -> None:
+        """Write the table into the state (before a STATE message), if it changed."""
+        if self.dirty:
+            self.changes[PRINTS] = _encode(self.table)
+            self.dirty = False
+
+
+def _short(version: str) -> bytes:
+    return bytes.fromhex(version[:4] or "0000")
+
+
+def _encode(table: dict[str, tuple[bytes, int]]) -> str:
+    out = bytearray()
+    for row_id, (version, read) in table.items():
+        raw = _uuid_bytes(row_id)
+        if raw is None:
+            raw = row_id.encode()[:255]
+            out += bytes((read, len(raw)))
+        else:
+            out += bytes((read, 0))
+        out += raw + version
+    return base64.b64encode(bytes(out)).decode()
+
+
+def _decode(text: str) -> dict[str, tuple[bytes, int]]:
+    try:
+        raw = base64.b64decode(text)
+    except ValueError:
+        return {}
+    table, i = {}, 0
+    while i + 4 <= len(raw):
+        read, size = raw[i], raw[i + 1]
+        body = raw[i + 2 : i + 2 + (size or 16)]
+        row_id = str(uuid.UUID(bytes=body)) if size == 0 and len(body) == 16 else body.decode(errors="replace")  # noqa: PLR2004
+        i += 2 + len(body)
+        table[row_id] = (raw[i : i + 2], read)
+        i += 2
+    return table
+
+
+def _uuid_bytes(row_id: str) -> bytes | None:
+    """A canonical UUID's 16 bytes (None for any other id, kept as text)."""
+    if len(row_id) != 36:  # noqa: PLR2004
+        return None
+    try:
+        value = uuid.UUID(row_id)
+    except ValueError:
+        return None
+    return value.bytes if str(value) == row_id else None
