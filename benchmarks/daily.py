@@ -128,9 +128,10 @@ def floor_parts(sim: Simulator, before: Snapshot, refresh_days: float) -> dict[s
             parts[name] = 1
         elif name == "knowledge_hub_pages":  # incremental: the rows at or after the newest `updated_at` already read
             newest = max(before.pages.values())
-            parts[name] = pages(sum(1 for p in served(sim, path, query) if p["updated_at"] >= newest))
-            archived = served(sim, path, {**query, "status": "archived"})  # the list leaves archived pages out
-            parts["knowledge_hub_pages_archived"] = pages(sum(1 for p in archived if p["updated_at"] >= newest))
+            archived = served(sim, path, {**query, "status": "archived"})  # the list leaves archived pages out: read too
+            parts[name] = pages(sum(1 for p in served(sim, path, query) if p["updated_at"] >= newest)) + pages(
+                sum(1 for p in archived if p["updated_at"] >= newest)
+            )
         else:
             parts[name] = pages(len(served(sim, path, query)))
     # sessions: the current read from the bookmark (newest session already read) less the lookback, and one slice
