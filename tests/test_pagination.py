@@ -150,3 +150,17 @@ def test_window_paginator_costs_no_extra_request_for_a_single_page() -> None:
     paginator.advance(_window_page(1, 2, [("x", "t9"), ("y", "t8")], "updated_at"))
     assert paginator.top == "t9"
     assert paginator.finished
+
+
+def test_an_id_read_twice_restarts_at_once_rather_than_after_the_last_page() -> None:
+    """A row inserted on page 1 and one deleted later keep the total: the repeated id shows the move a page early."""
+    paginator = ListPaginator()
+    pages = [
+        _list_page(1, ["a", "b"], 6),
+        _list_page(2, ["b", "c"], 6),  # "x" inserted first, "f" deleted: same total, "b" again
+        _list_page(1, ["x", "a"], 6),
+        _list_page(2, ["b", "c"], 6),
+        _list_page(3, ["d", "e"], 6),
+    ]
+    assert _read(paginator, pages) == [1, 2, 1, 2, 3]
+    assert paginator.proven
