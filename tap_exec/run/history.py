@@ -94,6 +94,13 @@ class History:
             self.tracker.begin_pass(stream)
         return True
 
+    def _floor(self) -> str:
+        """The key just below `start_date` (every key is above it), or '' without one."""
+        try:
+            return iso(parse_moment(self.start_date) - timedelta(seconds=1)) if self.start_date else ""
+        except ValueError:
+            return ""
+
     @staticmethod
     def _edge(stream: Listing, marks: Marks) -> str | None:
         """The newest key older rows end at: right below this run's current read (or the next run's window)."""
@@ -143,7 +150,7 @@ class History:
                 # after `start_date` moves, rows below it exist unread; they are let go (unmarked) for one more pass.
                 proven = start.get("start") == start.get("previous") == self.start_date
                 self.tracker.end_pass(stream, proven=proven)
-            low = ""
+            low = self._floor()  # a complete read reached `start_date`, not below it
         else:
             mark = marks.state.setdefault(mode, {})
             mark.pop("fresh", None)

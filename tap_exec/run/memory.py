@@ -25,6 +25,7 @@ if t.TYPE_CHECKING:
 
 SEEN, OWED, KEYS, FAILED, PENDING, SINCE = "seen", "owed", "keys", "failed", "pending", "since"
 FROM = "from"  # the lowest key `seen` covers: the next run's read starts there
+SEEN_COUNT = "seen_count"  # how many rows `seen` held when `from` was written
 
 
 def version_of(row: dict[str, t.Any], fields: tuple[str, ...] | None) -> str:
@@ -43,7 +44,9 @@ class Seen:
         self.prints = prints  # where rows that leave the window go, when reconciliation needs them
         self.record = {} if record is None else record  # the stream's `changes`, where the window's lower key is kept
         self.start = set(versions)  # the rows the last run left, every one at or above its `from`
-        self.window_from = self.record.get(FROM)
+        # as many rows as that run left: a partial state merged over an older one (Meltano) brings back rows that aged out
+        whole = self.record.get(SEEN_COUNT) == len(versions)
+        self.window_from = self.record.get(FROM) if whole else None
         self.keys: dict[str, str | None] = {}  # replication key value of each row seen in this run (pruned)
         self.listed: set[str] = set()  # every row this run's current read listed (never pruned: what proves a row gone)
         self._order: deque[tuple[str, str]] = deque()
@@ -80,7 +83,7 @@ class Seen:
         """After a complete listing keep only rows seen in it (at or above `lower`): the rest vanished or aged out."""
         keep = {row_id: self.versions[row_id] for row_id, key in self.keys.items() if not lower or not key or key >= lower}
         for row_id, version in self.versions.items():
-            if row_id not in keep and row_id in self.keys:
+            if row_id not in keep:  # aged out, or not listed (gone, or below a narrower read): reconciliation decides
                 self._retire(row_id, version)
         self.versions.clear()
         self.versions.update(keep)
@@ -88,6 +91,7 @@ class Seen:
             self.record[FROM] = lower
         else:
             self.record.pop(FROM, None)
+        self.record[SEEN_COUNT] = len(self.versions)
 
     def vanished(self, covered_from: str | None) -> list[str]:
         """Rows the last run left that this complete read did not list, when it read all of their range."""
@@ -195,6 +199,8 @@ def well_formed(changes: t.Any) -> bool:  # noqa: ANN401 - whatever the state ho
         return False
     owed, pending, since, prints = (changes.get(key) for key in (OWED, PENDING, SINCE, PRINTS))
     if changes.get(FROM) is not None and not isinstance(changes.get(FROM), str):
+        return False
+    if changes.get(SEEN_COUNT) is not None and not isinstance(changes.get(SEEN_COUNT), int):
         return False
     return (
         mapping(changes.get(SEEN), str)

@@ -27,6 +27,7 @@ class Prints:
         changes.pop(OLD_PRINTS, None)  # hashed ids (before deletions were marked): no id to name a deletion with
         self.table: dict[str, tuple[bytes, int]] = _decode(changes.get(PRINTS) or "")
         self.dirty = False
+        self.touched: set[str] = set()  # rows this run listed or saw leave the window: they exist now
 
     def changed(self, row_id: str, version: str) -> bool:
         """True when the row's remembered version differs (a regrade, a renamed user or scenario).
@@ -39,6 +40,7 @@ class Prints:
     def put(self, row_id: str, version: str) -> None:
         """Remember a row's version, read in this pass."""
         entry = (_short(version), 1)
+        self.touched.add(row_id)
         if self.table.get(row_id) != entry:
             self.table[row_id] = entry
             self.dirty = True
@@ -46,6 +48,7 @@ class Prints:
     def keep(self, row_id: str) -> None:
         """The row was listed again (a window read reaching below its usual range): it exists, in this pass."""
         known = self.table.get(row_id)
+        self.touched.add(row_id)
         if known is not None and not known[1]:
             self.table[row_id] = (known[0], 1)
             self.dirty = True
@@ -56,8 +59,13 @@ class Prints:
             self.dirty = True
 
     def begin_pass(self) -> None:
-        """A reconciliation pass starts: no row is read in it yet."""
-        self.table = {row_id: (version, 0) for row_id, (version, _) in self.table.items()}
+        """A reconciliation pass starts: no row is read in it yet, but those this run already listed or retired.
+
+        Those may lie above where the pass starts (rows that left the window in this run, or a window widened past
+        rows reconciliation holds): the pass would never read them, yet they exist.
+        """
+        touched = self.touched
+        self.table = {row_id: (version, int(row_id in touched)) for row_id, (version, _) in self.table.items()}
         self.dirty = True
 
     def end_pass(self) -> list[str]:
