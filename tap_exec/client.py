@@ -278,5 +278,5 @@ class ExecStream(RESTStream[t.Any]):
     def _write_state_message(self) -> None:
         """The SDK's STATE message, with what the run decided so far brought into the state first."""
         if "tracker" in self.run.__dict__:
-            self.run.tracker.flush(known=False)
+            self.run.tracker.flush(known=self.mode == "recon")  # read flags move with the reconciliation mark
         super()._write_state_message()

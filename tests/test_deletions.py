@@ -369,3 +369,20 @@ def test_fetch_log_says_only_what_a_proven_read_returned(make_sim: Callable[...,
         state=out.last_state,
     )
     assert not moved.records("fetch_log")  # never proven: the last proven fetch stands
+
+
+def test_a_run_killed_during_reconciliation_resumes_without_marking(make_sim: Callable[..., Simulator]) -> None:
+    """Resumed from a STATE written inside a reconciliation read, the pass does not call the rows it read gone."""
+    data = _sessions(days=200, count=6_000)
+    sim = make_sim(data=data)
+    config = fast_config(sim, per_parent_refresh_days=3)  # a pass in three runs of 2,000 rows: STATEs inside each
+    state = run_tap(config, selected={"sessions"}).last_state
+    state = run_tap(config, selected={"sessions"}, state=state).last_state  # the pass begins
+    third = run_tap(config, selected={"sessions"}, state=state)
+    inside = [s for s in third.states() if (s["bookmarks"]["sessions"].get("recon") or {}).get("read", 0) >= 2_500]
+    assert inside, "a STATE inside the reconciliation read"
+    state = inside[0]
+    for _ in range(3):  # to the end of the pass, and into the next
+        resumed = run_tap(config, selected={"sessions"}, state=state)
+        assert not _deleted(resumed, "sessions")
+        state = resumed.last_state

@@ -229,9 +229,10 @@ class ChangeTracker(Deletions):
     def flush(self, *, known: bool = True) -> None:
         """Bring the state up to date before a STATE message.
 
-        `known` False (the SDK's STATE every 1,000 records): the older rows' table (megabytes at 100,000 sessions) waits
-        for the planner's next checkpoint. A state with an older table is still safe: a row missing from it is never
-        called changed or gone, and its read flags only ever lag towards "read".
+        `known` False (the SDK's STATE every 1,000 records, but in reconciliation): the older rows' table (megabytes at
+        100,000 sessions) waits for the planner's next checkpoint. A state with an older table is still safe there: a
+        row missing from it is never called changed or gone. A reconciliation read writes it with every STATE, since
+        its read flags must never lag behind its mark (a pass resumed past rows it read would call them gone).
         """
         for dues in self.dues.values():
             dues.flush()
