@@ -21,7 +21,16 @@ from typing_extensions import override
 from tap_exec import schemas
 from tap_exec.decoding import json_body
 from tap_exec.errors import ExecAPIError, ExecTapError, RetriesExhaustedError
-from tap_exec.http import MISCONFIGURED, TRANSIENT, NoRedirects, brief, check_response, connection_problem, retry_waits
+from tap_exec.http import (
+    MISCONFIGURED,
+    TRANSIENT,
+    NoRedirects,
+    brief,
+    check_response,
+    connection_problem,
+    past_the_end,
+    retry_waits,
+)
 from tap_exec.output import TableVersion
 from tap_exec.pagination import ListPaginator
 
@@ -206,8 +215,9 @@ class ExecStream(RESTStream[t.Any]):
 
     @override
     def validate_response(self, response: requests.Response) -> None:
-        """The API's error policy (http.py)."""
-        check_response(response, paginated=self.paginated, missing_parent_ok=self.missing_parent_ok)
+        """The API's error policy (http.py); a page past the end of a list that shrank is an empty page."""
+        if not (self.paginated and past_the_end(response)):
+            check_response(response, paginated=self.paginated, missing_parent_ok=self.missing_parent_ok)
 
     @override
     def request_decorator(self, func: Callable[..., requests.Response]) -> Callable[..., requests.Response]:

@@ -26,6 +26,11 @@ def json_body(response: requests.Response) -> t.Any:  # noqa: ANN401 - any JSON 
     return cached
 
 
+def replace_body(response: requests.Response, body: t.Any) -> None:  # noqa: ANN401 - any JSON value
+    """Make `body` what `json_body` gives for this response (an answer the tap reads as another)."""
+    response.__dict__[_CACHE_ATTR] = body
+
+
 def shape_problem(body: t.Any, *, paginated: bool) -> str | None:  # noqa: ANN401, PLR0911 - one return per problem
     """What is wrong with a 200 body, or None when it matches the spec's list or object shape."""
     if not isinstance(body, dict):

@@ -13,13 +13,13 @@ import random
 import re
 import time
 import typing as t
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
-from tap_exec.decoding import json_body, shape_problem
+from tap_exec.decoding import json_body, replace_body, shape_problem
 from tap_exec.errors import ExecAPIError, ParentNotFoundError, RetryableError, WaitTooLongError, describe_http_error
 
 if t.TYPE_CHECKING:
@@ -63,6 +63,25 @@ def retry_after_seconds(response: requests.Response) -> float | None:
             with contextlib.suppress(TypeError, ValueError):  # an unreadable date: fall back to backoff
                 asked.append(email.utils.parsedate_to_datetime(header).timestamp() - time.time())
     return max(0.0, *asked) if asked else None
+
+
+def past_the_end(response: requests.Response) -> bool:
+    """A 400 `invalid_pagination` for a page after the first: the list shrank below that page since its first one.
+
+    NOTES.md allows it instead of an empty page. It reads as an empty page whose `total_count` (-1) differs from
+    any the list had, so the paginators see that the list moved and read it again.
+    """
+    if response.status_code != BAD_REQUEST:
+        return False
+    page = (parse_qs(urlparse(response.url).query).get("page") or ["1"])[0]
+    try:
+        error = json_body(response).get("error")
+    except (ValueError, AttributeError):
+        return False
+    if page in {"", "1"} or not isinstance(error, dict) or error.get("code") != "invalid_pagination":
+        return False
+    replace_body(response, {"data": [], "pagination": {"page": int(page), "total_count": -1, "total_pages": 0}})
+    return True
 
 
 def check_response(response: requests.Response, *, paginated: bool, missing_parent_ok: bool) -> None:

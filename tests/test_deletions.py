@@ -386,3 +386,23 @@ def test_a_run_killed_during_reconciliation_resumes_without_marking(make_sim: Ca
         resumed = run_tap(config, selected={"sessions"}, state=state)
         assert not _deleted(resumed, "sessions")
         state = resumed.last_state
+
+
+def test_a_400_for_a_page_past_the_end_of_a_list_that_shrank_reads_it_again(make_sim: Callable[..., Simulator]) -> None:
+    """NOTES.md: a page past the last may be a 400 `invalid_pagination`; a list that shrank below it is read again."""
+    sim = make_sim(data=_members(101))
+    sim.api.past_end_error = True
+    sim.schedule(2, lambda data: data.remove_member(0))  # 100 left: page 2 no longer exists
+    out = run_tap(fast_config(sim, emit_activate_version_messages=True), selected={"workspace_members"})
+    assert set(landed(out, "workspace_members")) == _ids(sim.data.members)
+    assert [status for _, _, status in sim.stats.log] == [200, 400, 200]  # page 1, page 2 gone, page 1 again: whole
+
+
+def test_a_400_past_the_end_of_the_sessions_window_restarts_it(make_sim: Callable[..., Simulator]) -> None:
+    data = recent(build(8, Counts.scaled(0.1, sessions=150)), within=DAY)  # two pages in the first run's window
+    sim = make_sim(data=data)
+    sim.api.past_end_error = True
+    sim.schedule(2, lambda d: d.sessions.__delitem__(slice(0, 60)))  # 90 left after page 1: page 2 is gone
+    out = run_tap(fast_config(sim), selected={"sessions"})
+    assert {r["id"] for r in out.records("sessions")} >= {s.id for s in data.sessions}  # every one still there
+    assert 400 in [status for _, _, status in sim.stats.log]

@@ -72,6 +72,8 @@ class ExecApi:
         self.data = data
         self.members_shape = members_shape
         self.drift = drift or ApiDrift()
+        #: NOTES.md leaves open what a page past `total_pages` returns: an empty `data` list (False) or a 400.
+        self.past_end_error = False
         handlers: dict[str, Callable[..., dict[str, Any]]] = {
             "/workspace": self.workspace,
             "/workspace/members": self.members,
@@ -107,12 +109,20 @@ class ExecApi:
             match = pattern.match(path)
             if match:
                 try:
-                    return 200, self.drift.apply(path, handler(checked(params, pairs), **match.groupdict()))
+                    body = self._past_end(handler(checked(params, pairs), **match.groupdict()))
+                    return 200, self.drift.apply(path, body)
                 except InvalidParameterError as exc:
                     return 400, ApiError(400, "invalid_request", str(exc), exc.code).body
                 except ApiError as exc:
                     return exc.status, exc.body
         return 404, {"error": {"type": "not_found", "message": f"No route: {path}"}}
+
+    def _past_end(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The body, or with `past_end_error` a 400 `invalid_pagination` for a page past the last one (not page 1)."""
+        where = body.get("pagination")
+        if self.past_end_error and isinstance(where, dict) and where["page"] > max(1, where["total_pages"]):
+            raise ApiError(400, "invalid_request", "page is past the last page", "invalid_pagination")
+        return body
 
     # -- workspace -----------------------------------------------------------------------
     def workspace(self, _query: Query) -> dict[str, Any]:
