@@ -13,8 +13,42 @@ from tap_exec.decoding import json_body
 if t.TYPE_CHECKING:
     import requests
 
+Token = t.TypeVar("Token")
 
-class ListPaginator(BaseAPIPaginator[int]):
+
+class DecidedOnce(BaseAPIPaginator[Token]):
+    """A paginator whose `decide` picks the next token (None: the end) once per response.
+
+    The SDK asks `has_more`, then `continue_if_empty` for a page with no new row (which must not end the list), then
+    `get_next`, sometimes twice for one response: the decision, with its side effects, is made once.
+    """
+
+    _next: Token | None = None
+    _decided: requests.Response | None = None
+
+    def decide(self, response: requests.Response) -> Token | None:
+        """The next token after `response`, or None when the list ends here."""
+        raise NotImplementedError
+
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        """Whether `decide` chose a next token for this response."""
+        if response is not self._decided:
+            self._decided, self._next = response, self.decide(response)
+        return self._next is not None
+
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """A page with no new row (past a list that shrank, or only duplicates) is not the end."""
+        return self.has_more(response)
+
+    @override
+    def get_next(self, response: requests.Response) -> Token | None:
+        """The token `decide` chose."""
+        return self._next
+
+
+class ListPaginator(DecidedOnce[int]):
     """Page numbers from 1 to `total_pages` that prove the list was read whole, re-reading it when rows moved.
 
     Deleting a row of page 1 once it was served shifts every later row up by one, so page 2 skips a row; an insert
@@ -43,15 +77,10 @@ class ListPaginator(BaseAPIPaginator[int]):
         self._total: int | None = None
         self._ids: set[t.Any] = set()
         self._moved = False
-        self._next: int | None = None
-        self._decided: requests.Response | None = None
 
     @override
-    def has_more(self, response: requests.Response) -> bool:
-        """The next page; page 1 again when rows moved and a pass is left; else the end, proven or not."""
-        if response is self._decided:  # asked twice for an empty page: decide once
-            return self._next is not None
-        self._decided, self._next = response, None
+    def decide(self, response: requests.Response) -> int | None:
+        """The next page; page 1 again when rows moved and a pass is left; else the end (None), proven or not."""
         body = json_body(response)
         pagination, rows = body["pagination"], body["data"]
         total = pagination.get("total_count")
@@ -62,30 +91,19 @@ class ListPaginator(BaseAPIPaginator[int]):
         self._ids.update(ids)
         last = pagination["page"] >= pagination["total_pages"]
         if not self._moved and not last:
-            self._next = self.current_value + 1
-            return True
+            return self.current_value + 1
         one_page = self.current_value == 1 and last
         if one_page or (not self._moved and len(self._ids) == total):
             self.proven, self.rows = True, len(self._ids)
-            return False
+            return None
         if self.passes_left <= 0:
-            return False  # still moving: not proven, nothing is deleted for it
+            return None  # still moving: not proven, nothing is deleted for it
         self.passes_left -= 1
         self.restarts += 1
-        self._total, self._ids, self._moved, self._next = None, set(), False, 1
+        self._total, self._ids, self._moved = None, set(), False
         if self.on_restart is not None:
             self.on_restart()
-        return True
-
-    @override
-    def continue_if_empty(self, response: requests.Response) -> bool:
-        """An empty page past a list that shrank is a move, not the end."""
-        return self.has_more(response)
-
-    @override
-    def get_next(self, response: requests.Response) -> int | None:
-        """The page `has_more` chose."""
-        return self._next
+        return 1
 
 
 @dataclass(frozen=True)
@@ -97,7 +115,7 @@ class Cursor:
     catch_up: bool = False
 
 
-class WindowPaginator(BaseAPIPaginator[Cursor]):
+class WindowPaginator(DecidedOnce[Cursor]):
     """Page numbers over a time-ordered window, restarted past the last row seen whenever rows shift.
 
     Page N+1 of a list that changes while it is read can skip a row: deleting a row already read shifts every
@@ -142,8 +160,6 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
         self.top_ids: set[t.Any] = set()  # ids read at that key value
         self.window_total: int | None = None
         self.responses = 0
-        self._next: Cursor | None = None
-        self._decided: requests.Response | None = None
 
     def unseen(self, rows: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
         """`rows` less those an earlier page gave: at the tail timestamp, or at the top during catch-up.
@@ -172,11 +188,8 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
         self.tail_ids.update(r.get("id") for r in rows if r.get(self.key) == last)
 
     @override
-    def has_more(self, response: requests.Response) -> bool:
-        """Decide the next cursor: next page, a restarted window after a shift, a catch-up pass, or the end."""
-        if response is self._decided:  # asked twice for an all-duplicate page: decide once
-            return self._next is not None
-        self._decided, self._next = response, None
+    def decide(self, response: requests.Response) -> Cursor | None:
+        """The next cursor: next page, a restarted window after a shift, a catch-up pass, or the end (None)."""
         body = json_body(response)
         pagination, rows = body["pagination"], body["data"]
         self.responses += 1
@@ -185,8 +198,8 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
             # Rows vanished since the last page, so this page may have skipped some: read again from the last
             # timestamp before it (this page's rows come again; those of that timestamp are dropped as seen).
             self.tail_ids.update(r.get("id") for r in rows if r.get(self.key) == self.tail)
-            self._next, self.window_total = Cursor(1, self.tail, current.catch_up), None
-            return True
+            self.window_total = None
+            return Cursor(1, self.tail, current.catch_up)
         if rows:
             self._remember(rows)
         self.window_total = pagination["total_count"]
@@ -194,23 +207,12 @@ class WindowPaginator(BaseAPIPaginator[Cursor]):
             self.first_total = self.window_total
         if pagination["page"] < pagination["total_pages"]:
             if self.max_pages is not None and self.productive >= self.max_pages:
-                return False  # a slice: the rest waits for a later run, which resumes at `tail`
+                return None  # a slice: the rest waits for a later run, which resumes at `tail`
             if self.go_on is not None and not self.go_on(pagination["total_pages"] - pagination["page"]):
-                return False
-            self._next = Cursor(current.page + 1, current.anchor, current.catch_up)
-        elif self.catch_up and self.newest_first and not current.catch_up and self.responses > 1 and self.top is not None:
-            self._next, self.window_total = Cursor(1, None, catch_up=True), None
-        else:
-            self.complete = True
-            return False
-        return True
-
-    @override
-    def continue_if_empty(self, response: requests.Response) -> bool:
-        """A page of only duplicates is not the end of the list."""
-        return self.has_more(response)
-
-    @override
-    def get_next(self, response: requests.Response) -> Cursor | None:
-        """The cursor `has_more` chose."""
-        return self._next
+                return None
+            return Cursor(current.page + 1, current.anchor, current.catch_up)
+        if self.catch_up and self.newest_first and not current.catch_up and self.responses > 1 and self.top is not None:
+            self.window_total = None
+            return Cursor(1, None, catch_up=True)
+        self.complete = True
+        return None
