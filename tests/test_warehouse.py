@@ -400,19 +400,11 @@ def test_dbt_on_postgres_with_deletes(make_sim: t.Callable[..., Simulator], tmp_
     """
     sim = make_sim(data=_workspace_with_edge_cases())
     schema = f"exec_{uuid.uuid4().hex[:8]}"
-    url = urlsplit(postgres_url)
     env = {
-        **_postgres_env(meltano_env_for(sim, tmp_path), postgres_url, schema),
+        **_postgres_dbt_env(meltano_env_for(sim, tmp_path), postgres_url, schema),
         "TAP_EXEC_EMIT_ACTIVATE_VERSION_MESSAGES": "true",
         "TAP_EXEC__SELECT": json.dumps(["*.*"]),
         "TAP_EXEC_MAX_REQUESTS_PER_MINUTE": "100000",
-        "DBT_POSTGRES_HOST": url.hostname or "",
-        "DBT_POSTGRES_PORT": str(url.port or 5432),
-        "DBT_POSTGRES_USER": url.username or "",
-        "DBT_POSTGRES_PASSWORD": url.password or "",
-        "DBT_POSTGRES_DBNAME": url.path.lstrip("/"),
-        "DBT_POSTGRES_SOURCE_SCHEMA": schema,
-        "DBT_POSTGRES_TARGET_SCHEMA": schema,
     }
     rows = _postgres_rows(postgres_url)
 
