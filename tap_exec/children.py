@@ -34,6 +34,14 @@ def fetch_moment(now: datetime) -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def dig(row: dict[str, t.Any], path: tuple[str, ...]) -> t.Any:  # noqa: ANN401 - any JSON value
+    """The value at `path` inside `row` (None where a step is missing or not an object)."""
+    value: t.Any = row
+    for part in path:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 class FetchLogStream(ExecStream):
     """Not an endpoint: per stream and parent, when its child list was last fetched whole (no request of its own)."""
 
@@ -101,14 +109,7 @@ class ExecChildStream(ExecStream):
     @override
     def identity(self, row: dict[str, t.Any]) -> t.Any:
         """The row's own part of the primary key (the parent's is the same for every row), nested ids included."""
-        values = []
-        for key in self.primary_keys:
-            path = self.nested_keys.get(key, (key,))
-            value: t.Any = row
-            for part in path:
-                value = value.get(part) if isinstance(value, dict) else None
-            values.append(value)
-        return tuple(values)
+        return tuple(dig(row, self.nested_keys.get(key, (key,))) for key in self.primary_keys)
 
     @override
     def read_again(self) -> None:
@@ -124,9 +125,6 @@ class ExecChildStream(ExecStream):
         if self.fetched_at is not None:
             row[FETCHED_AT] = self.fetched_at
         for key, path in self.nested_keys.items():
-            value: t.Any = row
-            for part in path:
-                value = value.get(part) if isinstance(value, dict) else None
-            row[key] = value
+            row[key] = dig(row, path)
         self.run.tracker.record(self, context, row)  # what the record embeds (Touch.embedded)
         return row

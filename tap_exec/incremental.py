@@ -203,8 +203,8 @@ class ExecIncrementalStream(ExecStream):
     def mark_deleted(self, row_ids: list[str]) -> None:
         """Tell the target these rows are gone upstream, and the rows of raw children keyed by them (a session's detail).
 
-        Each gets a record with its key and `_sdc_deleted_at`, which SDK targets honour: target-postgres deletes the row
-        with `hard_delete`, else keeps it marked; the staging models leave marked rows out.
+        Each gets a record with its key and `_sdc_deleted_at`: the loaders keep the row, marked (target-postgres's
+        `hard_delete` applies to ACTIVATE_VERSION only), and the staging models leave marked rows out.
         """
         moment = iso(self.run.day.now())
         keyed = [
