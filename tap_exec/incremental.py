@@ -117,10 +117,12 @@ class ExecIncrementalStream(ExecStream):
 
     def lower_bound(self, context: Context | None) -> str | None:
         """The bookmark less the lookback; on a first run, `start_date`, or for a list with a history the last days."""
+        start_date = parse_datetime(str(self.config.get("start_date") or ""))
+        if self.name in self.run.tracker.relist:  # a per-parent stream's full pass needs every parent listed
+            return iso(start_date) if start_date else None
         if "replication_key_value" in self.get_context_state(context):
             start = self.get_starting_timestamp(context)
             return self.relisted_from(iso(start)) if start else None
-        start_date = parse_datetime(str(self.config.get("start_date") or ""))
         if not self.reverse_params or not self.run.planner.active:  # `--test` and the SDK's tests read the whole list
             return iso(start_date) if start_date else None
         top = self.marks.top()

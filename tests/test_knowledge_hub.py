@@ -182,3 +182,62 @@ def test_a_page_that_stops_citing_a_source_is_no_longer_refreshed_for_it(make_si
 
     assert page["id"] not in _fetched(sim, mark)
     assert sorted(_fetched(sim, mark)) == sorted(_embedding(data, cited))
+
+
+def _every_page(data: Dataset) -> list[str]:
+    """Every page the API has, archived ones included, from the simulator's data."""
+    return sorted(p["id"] for p in data.pages)
+
+
+def test_page_streams_selected_after_the_pages_fetch_every_page_once(make_sim: Callable[..., Simulator]) -> None:
+    """The pages list reads only what changed since its bookmark: a newly selected child reads it whole once."""
+    data = _data()
+    sim = make_sim(data=data, clock_offset=-3600)  # edits stamped in the past: the SDK caps a bookmark at its clock
+    config = fast_config(sim)
+    lists = HUB - {"knowledge_hub_page_contents", "knowledge_hub_page_versions"}
+    state = run_tap(config, selected=lists).last_state
+    data.archive_page(3)
+    edited = data.touch_page(7)
+    state = run_tap(config, selected=lists, state=state).last_state
+    mark = len(sim.stats.log)
+
+    second = run_tap(config, selected=HUB, state=state)
+
+    assert sorted(_fetched(sim, mark)) == _every_page(data)  # each page once, archived ones included
+    assert sorted(_fetched(sim, mark, "/versions")) == _every_page(data)
+    assert {r["page_id"] for r in second.records("knowledge_hub_page_contents")} == set(_every_page(data))
+    data.touch_page(9)
+    mark = len(sim.stats.log)
+    run_tap(config, selected=HUB, state=second.last_state)  # then back to the pages that changed
+    assert _fetched(sim, mark) == _fetched(sim, mark, "/versions") == [data.pages[9]["id"]]
+    assert edited["id"] != data.pages[9]["id"]
+
+
+def test_a_newly_selected_child_owes_no_other_child_for_old_pages(make_sim: Callable[..., Simulator]) -> None:
+    """Reading the pages list whole for contents' first pass does not make every page's versions owed again."""
+    data = _data()
+    sim = make_sim(data=data)
+    config = fast_config(sim)
+    without = HUB - {"knowledge_hub_page_contents"}
+    state = run_tap(config, selected=without).last_state
+    mark = len(sim.stats.log)
+    run_tap(config, selected=HUB, state=state)
+    assert sorted(_fetched(sim, mark)) == _every_page(data)
+    assert _fetched(sim, mark, "/versions") == []
+
+
+def test_a_state_without_the_embeds_memory_rebuilds_it(make_sim: Callable[..., Simulator]) -> None:
+    """An upgrade from a tap-exec that kept no `embeds`: one full pass, then a changed source reaches every page citing it."""
+    data = _data()
+    sim = make_sim(data=data)
+    config = fast_config(sim)
+    state = run_tap(config, selected=HUB).last_state
+    del state["bookmarks"]["knowledge_hub_page_contents"]["changes"]["embeds"]  # type: ignore[index]
+    mark = len(sim.stats.log)
+    state = run_tap(config, selected=HUB, state=state).last_state
+    assert sorted(_fetched(sim, mark)) == _every_page(data)
+    index = max(range(len(data.sources)), key=lambda i: len(_embedding(data, data.sources[i]["id"])))
+    source = data.touch_source(index)
+    mark = len(sim.stats.log)
+    run_tap(config, selected=HUB, state=state)
+    assert sorted(_fetched(sim, mark)) == sorted(_embedding(data, source["id"]))

@@ -28,8 +28,9 @@ class Embeds:
 
     def __init__(self, changes: dict[str, t.Any], field: str) -> None:
         raw = changes.get(EMBEDS)
-        self.dropped = raw is not None and not well_formed(raw)  # a malformed record: parents refill it when fetched
-        self.map: dict[str, list[str | None]] = raw if isinstance(raw, dict) and not self.dropped else {}
+        #: False for a state without this record (an older tap-exec) or a malformed one: a full pass rebuilds it
+        self.whole = well_formed(raw)
+        self.map: dict[str, list[str | None]] = raw if self.whole and isinstance(raw, dict) else {}
         changes[EMBEDS] = self.map
         self.field = field
         self._fetching: dict[str, set[str]] = {}  # parent id -> digests of the ids its records listed in this fetch

@@ -55,6 +55,8 @@ class ChangeTracker(Deletions):
         self.direct: dict[str, tuple[str, str | None]] = {}  # per-parent stream -> the parent it fetches unowed now
         self.on_gone = None
         self.embeds: dict[str, Embeds] = {}  # per-parent stream with a `Touch.embedded` -> what each parent embeds
+        #: incremental lists read whole in this run (from `start_date`): a child's full pass must see every parent
+        self.relist: dict[str, str] = {}  # list -> the key below which its rows are old, owed only to full passes
         self._setup(streams)
 
     @property
@@ -104,13 +106,14 @@ class ChangeTracker(Deletions):
         if field is None:
             return
         self.embeds[name] = Embeds(changes, field)
-        if self.embeds[name].dropped:
-            self.notes.append(f"{name}: the state's `embeds` is malformed; dropped (parents refill it as they are fetched).")
 
     def _full_pass_reason(self, name: str, dues: Dues) -> str | None:
         since = dues.state.get(SINCE)
         if not isinstance(since, str):
             return "no earlier run of this stream in the state"
+        embeds = self.embeds.get(name)
+        if embeds is not None and not embeds.whole:  # every parent fetched again rebuilds it for what exists
+            return "the state's `embeds` is missing (an older tap-exec) or malformed"
         try:
             began = parse_moment(since)
         except ValueError:
@@ -128,6 +131,11 @@ class ChangeTracker(Deletions):
         parent = self.parent_of[name].name
         seen = self.seen.get(parent)
         dues.owe(seen.versions if seen else ())
+        stream = self.parent_of[name]
+        bookmark = stream.stream_state.get("replication_key_value")
+        if bookmark and stream.replication_key and not getattr(stream, "reverse_params", None):
+            # an incremental list lists only what changed since its bookmark: read it whole, so every parent is owed
+            self.relist[parent] = stream.relisted_from(str(bookmark))
         dues.state[SINCE] = self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
         dues.state.pop("pending", None)
         dues.pending = {}
@@ -157,7 +165,9 @@ class ChangeTracker(Deletions):
         seen = self.seen.get(stream.name)
         if seen is not None and mode == "current":
             version = version_of(row, stream.version_fields)
-            if seen.changed(row_id, version):
+            if key is not None and key < self.relist.get(stream.name, "") and row_id not in seen.versions:
+                self._owe_full_passes(stream, row_id, key)  # an old row read again for a full pass: not a change
+            elif seen.changed(row_id, version):
                 self._owe_for_change(stream.name, row, row_id, key)
             seen.remember(row_id, version, key)
             if stream.name in self.prints:
@@ -177,6 +187,12 @@ class ChangeTracker(Deletions):
             parent is stream and (name not in self.dues or self.dues[name].owes(row_id))
             for name, parent in self.parent_of.items()
         )
+
+    def _owe_full_passes(self, stream: Listing, row_id: str, key: str) -> None:
+        """Owe a parent listed only because its list is read whole to the per-parent streams doing a full pass."""
+        for name in self.full_passes:
+            if self.parent_of[name] is stream:
+                self.dues[name].owe((row_id,), key)
 
     def _key_owed(self, stream: Listing, row_id: str, key: str | None) -> None:
         """Remember the key of a listed parent that is owed (a full pass owes rows before it lists them)."""
