@@ -286,7 +286,14 @@ class ExecStream(RESTStream[t.Any]):
 
     @override
     def _write_state_message(self) -> None:
-        """The SDK's STATE message, with what the run decided so far brought into the state first."""
+        """The SDK's STATE message, with what the run decided so far brought into the state first.
+
+        Reading history, none: its mark moves past rows that `known` holds in memory only, and the two must never
+        reach a STATE apart (a kill would lose those rows from reconciliation); the planner's checkpoints write both.
+        """
         if "tracker" in self.run.__dict__:
-            self.run.tracker.flush(known=self.mode == "recon")  # read flags move with the reconciliation mark
+            if self.mode == "history":
+                self.run.planner.checkpoint_if_due()
+                return
+            self.run.tracker.flush()
         super()._write_state_message()

@@ -12,9 +12,12 @@ import sys
 import time
 import typing as t
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from tap_exec.errors import StopSyncError
+from tap_exec.run.budget import iso, parse_moment
+from tap_exec.run.prints import Prints
 from tap_exec.tap import TapExec
 
 if t.TYPE_CHECKING:
@@ -174,3 +177,32 @@ def meltano_env_for(sim: Simulator, tmp_path: Path) -> dict[str, str]:
     (tmp_path / "out").mkdir()
     meltano(["install"], env)
     return env
+
+
+def forgotten_sessions(out: Output, lookback_days: float = 3) -> list[tuple[int, str]]:
+    """(STATE index, session id) for each emitted session a resume from that STATE would neither re-read nor remember."""
+    emitted: dict[str, str] = {}
+    lost: list[tuple[int, str]] = []
+    n = 0
+    for message in out.messages:
+        if message["type"] == "RECORD" and message["stream"] == "sessions" and "created_at" in message["record"]:
+            emitted[message["record"]["id"]] = message["record"]["created_at"]
+        if message["type"] != "STATE":
+            continue
+        n += 1
+        bookmark = message["value"].get("bookmarks", {}).get("sessions", {})
+        changes = bookmark.get("changes", {})
+        remembered = set(changes.get("seen", {})) | set(Prints({"known": changes.get("known")}).table)
+        relisted = bookmark.get("replication_key_value")
+        low = iso(parse_moment(relisted) - timedelta(days=lookback_days)) if relisted else None
+        history = bookmark.get("history", {})
+        for row_id, key in emitted.items():
+            again_current = low is not None and key >= low
+            again_history = (
+                bool(history.get("before"))
+                and not history.get("done")
+                and (key < history["before"] or (key == history["before"] and row_id not in history.get("ids", [])))
+            )
+            if not (again_current or again_history or row_id in remembered):
+                lost.append((n, row_id))
+    return lost

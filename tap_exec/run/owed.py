@@ -242,19 +242,17 @@ class ChangeTracker(Deletions):
                     listed = row.get(touch.via[1]) or []
                     dues.owe(str(item["id"]) for item in listed if isinstance(item, dict) and "id" in item)
 
-    def flush(self, *, known: bool = True) -> None:
-        """Bring the state up to date before a STATE message.
+    def flush(self) -> None:
+        """Bring the state up to date before a STATE message: what is owed, and `known` if it changed.
 
-        `known` False (the SDK's STATE every 1,000 records, but in reconciliation): the older rows' table (megabytes at
-        100,000 sessions) waits for the planner's next checkpoint. A state with an older table is still safe there: a
-        row missing from it is never called changed or gone. A reconciliation read writes it with every STATE, since
-        its read flags must never lag behind its mark (a pass resumed past rows it read would call them gone).
+        `known` goes out with every STATE that follows a change to it: rows that left the window or a reconciliation
+        read's flags must never lag behind `seen` or the mark (a kill would lose them, or call them gone). A history
+        read writes no STATE but the planner's checkpoints (client.py), which hold its mark and its rows together.
         """
         for dues in self.dues.values():
             dues.flush()
-        if known:
-            for prints in self.prints.values():
-                prints.flush()
+        for prints in self.prints.values():
+            prints.flush()
 
     # -- per-parent streams --------------------------------------------------------------
     def owes(self, child: Listing, context: dict[str, t.Any] | None) -> bool:

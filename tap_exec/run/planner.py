@@ -95,7 +95,12 @@ class Planner:
     def child_fetched(self) -> None:
         """A parent's children were fetched: the API answers again; a STATE message if one is due."""
         self._failing_in_a_row = 0
+        self.checkpoint_if_due()
+
+    def checkpoint_if_due(self) -> None:
+        """A STATE message with everything decided so far, if the last one is `CHECKPOINT_SECONDS` old."""
         if time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS:
+            self._last_checkpoint = time.monotonic()
             self.run.checkpoint()
 
     # -- the run -----------------------------------------------------------------------------
