@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import typing as t
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from typing_extensions import override
 
@@ -81,6 +81,11 @@ class ExecIncrementalStream(ExecStream):
         started wait for the next run, which re-reads from the bookmark.
         """
         return iso(self.run.day.now() - timedelta(seconds=1))
+
+    @override
+    def get_replication_key_signpost(self, context: Context | None = None) -> datetime:
+        """The newest bookmark a sync may write: the API's clock, which stamps its rows, not the local one."""
+        return self.run.day.now()
 
     @functools.cached_property
     def marks(self) -> Marks:

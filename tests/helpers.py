@@ -37,6 +37,27 @@ def recent(data: Dataset, newest_seconds_ago: int = 3600, within: int | None = N
     return data
 
 
+class SimulatedTime:
+    """A `time` module whose clock is the simulator's: `sim.advance(DAY)` moves the tap's local clock too."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def time(self) -> float:
+        """The simulator's clock."""
+        return self.sim.now()
+
+    def __getattr__(self, name: str) -> t.Any:
+        return getattr(time, name)
+
+
+def clock_follows(sim: Simulator, monkeypatch: t.Any) -> None:
+    """Let the tap's local clock (run/budget.py) follow the simulator's, as both move in a real deployment."""
+    from tap_exec.run import budget
+
+    monkeypatch.setattr(budget, "time", SimulatedTime(sim))
+
+
 def fast_config(sim: Simulator, **overrides: t.Any) -> dict[str, t.Any]:
     """Settings pointing at `sim`, with retries quick enough for tests."""
     return {

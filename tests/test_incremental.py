@@ -255,7 +255,8 @@ def test_a_newly_selected_child_stream_backfills_every_session_then_follows_only
 
 
 def test_a_run_killed_midway_resumes_from_its_last_state(make_sim: Callable[..., Simulator], tmp_path: Path) -> None:
-    data = build(17, Counts.scaled(0.1, sessions=6_000))
+    """The window read writes a STATE every 1,000 rows (a history read, at the planner's checkpoints: tests/test_kills)."""
+    data = recent(build(17, Counts.scaled(0.1, sessions=6_000)), within=20 * 86_400)
     sim = make_sim(data=data)
     config = write_json(tmp_path, "config.json", fast_config(sim, page_size=50))
     catalog = write_json(tmp_path, "catalog.json", _catalog_of(config, {"sessions"}))

@@ -85,7 +85,7 @@ class History:
         if mode == HISTORY:
             return marks.history_due()
         edge = self._edge(stream, marks)
-        if self.days <= 0 or marks.history_due() or marks.details_due() or not edge:
+        if self.days <= 0 or marks.history_due() or not edge:  # history's details may still be owed: it goes on
             return False
         if not marks.get(RECON).get("before"):
             previous = marks.get(RECON).get("start", marks.get(HISTORY).get("start"))  # where the rows held were read to
@@ -116,7 +116,6 @@ class History:
         edge = self._edge(stream, marks) or marks.top()
         if edge:
             marks.state[DETAILS] = {"before": edge, "ids": []}
-            marks.state.pop(RECON, None)
 
     def pages_for(self, marks: Marks) -> int:
         """Pages one reconciliation slice reads: the history's pages spread over `per_parent_refresh_days` runs."""
@@ -146,9 +145,11 @@ class History:
                 marks.state[mode] = {"done": True, "rows": rows, "top": start.get("top"), "start": self.start_date}
             else:
                 marks.state[mode] = {"rows": rows, "start": start.get("start")}
-                # A row this pass did not read is gone only if the pass read everything the rows held were read from:
-                # after `start_date` moves, rows below it exist unread; they are let go (unmarked) for one more pass.
-                proven = start.get("start") == start.get("previous") == self.start_date
+                # A row this pass did not read is gone only if the pass read everything the rows held were read from
+                # (its `start_date` at or below theirs: '' is none, the whole list); after `start_date` is raised, rows
+                # below it exist unread: they are let go (unmarked) for one more pass.
+                began, previous = start.get("start") or "", start.get("previous") or ""
+                proven = began == self.start_date and began <= previous
                 self.tracker.end_pass(stream, proven=proven)
             low = self._floor()  # a complete read reached `start_date`, not below it
         else:

@@ -18,6 +18,7 @@ from datetime import timedelta
 from tap_exec.run.budget import parse_moment
 from tap_exec.run.embeds import Embeds
 from tap_exec.run.gone import Deletions
+from tap_exec.run.history import DETAILS
 from tap_exec.run.memory import SINCE, Dues, Seen, version_of, well_formed
 from tap_exec.run.prints import Prints
 
@@ -46,7 +47,12 @@ class ChangeTracker(Deletions):
                 self.parent_of[stream.name] = next(s for s in streams.values() if type(s) is stream.parent_stream_type)
         self.children: dict[str, Child] = {name: t.cast("Child", streams[name]) for name in self.parent_of}
         bookmarks = state.get("bookmarks")
-        self.first_runs = {name for name in self.children if isinstance(bookmarks, dict) and name not in bookmarks}
+        # no change record: never synced, just selected, selected again (deselecting drops it) or an older tap-exec
+        self.first_runs = {
+            name
+            for name in self.children
+            if not isinstance(bookmarks, dict) or not isinstance((bookmarks.get(name) or {}).get(CHANGES), dict)
+        }
         self.dues: dict[str, Dues] = {}
         self.seen: dict[str, Seen] = {}
         self.prints: dict[str, Prints] = {}
@@ -133,6 +139,8 @@ class ChangeTracker(Deletions):
         dues.owe(seen.versions if seen else ())
         stream = self.parent_of[name]
         bookmark = stream.stream_state.get("replication_key_value")
+        if bookmark or (seen is not None and seen.start):  # the parent ran before: a backfill, not today's data
+            dues.carried.update(seen.versions if seen else ())
         if bookmark and stream.replication_key and not getattr(stream, "reverse_params", None):
             # an incremental list lists only what changed since its bookmark: read it whole, so every parent is owed
             self.relist[parent] = stream.relisted_from(str(bookmark))
@@ -143,7 +151,7 @@ class ChangeTracker(Deletions):
         self.notes.append(f"{name}: fetching for every {parent} row in this run ({reason}).")
 
     def first_run_of(self, name: str) -> bool:
-        """True when per-parent stream `name` had no state when the run began (never synced, or just selected)."""
+        """True when per-parent stream `name` had no change record when the run began (never synced, or just selected)."""
         return name in self.first_runs
 
     # -- while a list is read ------------------------------------------------------------
@@ -193,6 +201,7 @@ class ChangeTracker(Deletions):
         for name in self.full_passes:
             if self.parent_of[name] is stream:
                 self.dues[name].owe((row_id,), key)
+                self.dues[name].carried.add(row_id)
 
     def _key_owed(self, stream: Listing, row_id: str, key: str | None) -> None:
         """Remember the key of a listed parent that is owed (a full pass owes rows before it lists them)."""
@@ -210,7 +219,21 @@ class ChangeTracker(Deletions):
         version = version_of(row, stream.version_fields)
         if mode == "recon" and prints.changed(row_id, version):
             self._owe_for_change(stream.name, row, row_id, key)
+        elif mode == "recon" and not prints.holds(row_id) and not self._cursor_below(stream, key):
+            self._owe_own(stream, row_id, key)  # never read before (`start_date` lowered, a lost memory): its raw rows too
         prints.put(row_id, version)
+
+    def _owe_own(self, stream: Listing, row_id: str, key: str | None) -> None:
+        """Owe an older row's raw children (the API's aggregates already count it, whenever the tap first reads it)."""
+        for name, dues in self.dues.items():
+            if self.parent_of[name] is stream and not self.children[name].aggregate:
+                dues.owe((row_id,), key)
+
+    @staticmethod
+    def _cursor_below(stream: Listing, key: str | None) -> bool:
+        """True when history's details cursor will reach the row at `key` anyway (it walks down from `before`)."""
+        before = (stream.stream_state.get(DETAILS) or {}).get("before")
+        return isinstance(before, str) and key is not None and key <= before
 
     def fetch_now(self, child: Listing, row_id: str, key: str | None) -> None:
         """`child` fetches this parent's children now, owed by no one yet (a history row at the details cursor).

@@ -125,15 +125,21 @@ class Planner:
         aggregates = [child for child in children if child.aggregate]
         self.phase = "today"
         self._pay(raw, lambda dues, p: p not in dues.carried and p not in dues.failed)
+        keep = self._reserve(backward, listed, aggregates)  # backfills leave the aggregates and reconciliation room
         self.phase = "owed"  # failed ones included: a parent that failed before is retried on the next run
-        self._pay(raw, lambda dues, p: p not in dues.tried_this_run)
-        self._history(backward, listed)
+        self._pay(raw, lambda dues, p: p not in dues.tried_this_run, keep)
+        self._history(backward, listed, keep)
         self.phase = "aggregates"  # the API's aggregates wait for raw rows, which the marts can derive them from
         self._pay(aggregates, lambda dues, p: p not in dues.failed)
         self.phase = RECON
         for stream in backward:
             if stream not in listed and self.run.history.due(stream, stream.marks, RECON):  # type: ignore[attr-defined]
                 self._sync(stream, RECON)
+        if keep:  # then the backfills again, with what the reserve left
+            self.phase = "owed"
+            self._pay(raw, lambda dues, p: p not in dues.tried_this_run)
+            self.phase = HISTORY
+            self._history_details_due(backward)
         self._pay(children, lambda dues, p: p not in dues.failed)
         self.phase = "failed"
         self._pay(children, lambda dues, p: p not in dues.tried_this_run)
@@ -156,16 +162,48 @@ class Planner:
                 self._sync(stream, HISTORY, share=HISTORY_LIST_SHARE)
         return listed
 
-    def _history(self, backward: list[Listing], listed: list[Listing]) -> None:
-        """Phase 4: the rest of history's list, then its rows' raw children, newest first."""
+    def _history(self, backward: list[Listing], listed: list[Listing], keep: int) -> None:
+        """Phase 4: the rest of history's list, then its rows' raw children, newest first, leaving `keep` requests."""
         self.phase = HISTORY
         for stream in listed:
             if self.run.history.due(stream, stream.marks, HISTORY):  # type: ignore[attr-defined]
                 self._sync(stream, HISTORY)
+        self._history_details_due(backward, keep)
+
+    def _reserve(self, backward: list[Listing], listed: list[Listing], aggregates: list[Child]) -> int:
+        """Requests the backfills (earlier debts, history's details) leave today for today's aggregates and reconciliation.
+
+        At most half of what is left after today's new data: a backfill of months (a raw stream selected late) then
+        takes longer, but the aggregates of today's changes and reconciliation move every day instead of waiting for
+        it to end. A first run's aggregates are a backfill themselves: they wait for history, as before.
+        """
+        tracker, history = self.run.tracker, self.run.history
+        need = 0
+        for child in aggregates:  # touched by today's changes (not a first run's pass, which waits for raw history)
+            dues = tracker.dues.get(child.name)
+            if dues is not None and not tracker.first_run_of(child.name):
+                need += sum(1 for parent_id in dues.queue() if parent_id not in dues.carried)
         for stream in backward:
-            if stream.marks.details_due():  # type: ignore[attr-defined]
-                listed.append(stream)
-                self._history_details(stream)
+            marks = stream.marks  # type: ignore[attr-defined]
+            if stream not in listed and not marks.history_due() and marks.get(HISTORY):
+                need += history.pages_for(marks)
+        return min(need, self.run.day.left() // 2)
+
+    def _history_details_due(self, backward: list[Listing], keep: int = 0) -> None:
+        """History rows' raw children, newest first, while more than `keep` requests are left today.
+
+        With no raw per-parent stream selected any more (deselected halfway), the cursor is dropped at once.
+        """
+        tracker = self.run.tracker
+        for stream in backward:
+            marks = stream.marks  # type: ignore[attr-defined]
+            if not marks.details_due():
+                continue
+            raw = [c for name, c in tracker.children.items() if tracker.parent_of[name] is stream and not c.aggregate]
+            if not raw:
+                marks.state.pop(DETAILS, None)
+                continue
+            self._history_details(stream, raw, keep)
 
     def _owe_history_details(self, stream: Listing) -> None:
         """History just begun, or a raw per-parent stream selected for the first time: history rows owe children."""
@@ -180,13 +218,13 @@ class Planner:
             note = "%s: first run; the %s rows older than the window are read again for it."
             self.run.host.logger.info(note, raw[0], stream.name)
 
-    def _history_details(self, stream: Listing) -> None:
-        """The raw children of history rows, newest first, from the details cursor."""
-        tracker = self.run.tracker
-        raw = [tracker.children[name] for name, parent in tracker.parent_of.items() if parent is stream]
-        raw = [child for child in raw if not child.aggregate]
+    def _history_details(self, stream: Listing, raw: list[Child], keep: int) -> None:
+        """The raw children of history rows, newest first, from the details cursor, while more than `keep` are left."""
+        tracker, day = self.run.tracker, self.run.day
         key, replication_key = str(stream.child_key), str(stream.replication_key)
         for row in stream.history_rows():  # type: ignore[attr-defined]
+            if keep and day.left() <= keep:
+                break  # the cursor stays at the last row whose children were fetched
             for child in raw:
                 tracker.fetch_now(child, str(row["id"]), row.get(replication_key))
                 child.sync(context={key: str(row["id"])})
@@ -210,14 +248,17 @@ class Planner:
         children = list(self.run.tracker.children.values())
         return [c for c in children if not c.aggregate] + [c for c in children if c.aggregate]
 
-    def _pay(self, children: Iterable[Child], due: t.Callable[[t.Any, str], bool]) -> None:
-        tracker = self.run.tracker
+    def _pay(self, children: Iterable[Child], due: t.Callable[[t.Any, str], bool], keep: int = 0) -> None:
+        """Fetch the owed parents `due` says, in the queue's order, while more than `keep` requests are left today."""
+        tracker, day = self.run.tracker, self.run.day
         for child in children:
             dues = tracker.dues.get(child.name)
             if dues is None:
                 continue
             key = str(tracker.parent_of[child.name].child_key)
             for parent_id in dues.queue(oldest_debt_first=child.aggregate):
+                if keep and day.left() <= keep:
+                    break
                 if dues.owes(parent_id) and due(dues, parent_id):
                     child.sync(context={key: parent_id})
             self.run.progress.done(child)

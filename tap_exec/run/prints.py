@@ -37,6 +37,10 @@ class Prints:
         known = self.table.get(row_id)
         return known is not None and known[0] != _short(version)
 
+    def holds(self, row_id: str) -> bool:
+        """True when the row is remembered (read by history or an earlier pass)."""
+        return row_id in self.table
+
     def put(self, row_id: str, version: str) -> None:
         """Remember a row's version, read in this pass."""
         entry = (_short(version), 1)

@@ -1,0 +1,123 @@
+"""Selection that changes between runs: a raw stream selected after months, or deselected halfway through its backfill."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+import typing as t
+
+from tap_exec.simulator import Counts, build
+from tests.expected import per_parent_stream
+from tests.helpers import clock_follows, fast_config, recent, run_tap
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pytest
+
+    from tap_exec.simulator import Simulator
+
+DAY = 86_400
+LISTS = {"sessions", "scenarios", "scenario_analytics"}
+SESSIONS = "/rest/v1/sessions"
+
+
+def _fetched(sim: Simulator, since: int, stream: str) -> set[str]:
+    """Parent ids of the `stream` requests answered after log position `since`."""
+    return {path.split("/")[4] for path, _, _ in sim.stats.log[since:] if per_parent_stream(path) == stream}
+
+
+def test_details_selected_late_leave_room_for_aggregates_and_reconciliation(
+    make_sim: Callable[..., Simulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A months-long details backfill still leaves every day room for today's aggregates and reconciliation.
+
+    A reconciliation slice marks an old deletion and re-reads an old regrade within `per_parent_refresh_days` runs.
+    """
+    data = recent(build(51, Counts.scaled(0.1, sessions=2_000)), within=50 * DAY)  # 120 in the window: over a day
+    sim = make_sim(data=data)
+    clock_follows(sim, monkeypatch)
+    config = fast_config(sim, daily_request_budget=100, per_parent_refresh_days=4)
+    state: dict[str, t.Any] | None = None
+    for _ in range(6):  # months of sessions and analytics, day by day, until reconciliation runs
+        state = run_tap(config, selected=LISTS, state=state, stop_ok=True).last_state
+        sim.advance(DAY)
+    selected = LISTS | {"session_details"}
+    old = data.sessions[100]  # far older than the window
+    data.sessions.remove(old)
+    regraded = data.grade_session(200)
+    marked: set[str] = set()
+    regrades = 0
+    for day in range(5):  # a pass spans 4 runs; the one under way may have read them already
+        scenario = data.scenarios[day % len(data.scenarios)]
+        data.insert_session(created=int(sim.now()) - 3600, scenario=scenario)
+        mark = len(sim.stats.log)
+        out = run_tap(config, selected=selected, state=state, stop_ok=True)
+        assert scenario["id"] in _fetched(sim, mark, "scenario_analytics"), f"day {day}: today's aggregates waited"
+        marked |= {r["id"] for r in out.records("sessions") if r.get("_sdc_deleted_at")}
+        regrades += sum(1 for r in out.records("session_details") if r["id"] == regraded.id and r["score"] == regraded.score)
+        state = out.last_state
+        sim.advance(DAY)
+    assert marked == {old.id}
+    assert regrades >= 1
+    assert state is not None
+    assert state["bookmarks"]["sessions"].get("details"), "the details backfill is still under way (it took no shortcut)"
+
+
+def test_deselecting_details_halfway_stops_their_backfill_at_once(
+    make_sim: Callable[..., Simulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next run walks no history list for a stream nobody selects any more; selecting it again starts it again."""
+    data = recent(build(52, Counts.scaled(0.1, sessions=1_500)), within=100 * DAY)
+    sim = make_sim(data=data)
+    clock_follows(sim, monkeypatch)
+    config = fast_config(sim, daily_request_budget=150, per_parent_refresh_days=7)
+    state = run_tap(config, selected={"sessions", "session_details"}, stop_ok=True).last_state
+    assert state is not None
+    assert state["bookmarks"]["sessions"].get("details"), "the backfill is halfway"
+    sim.advance(DAY)
+    mark = len(sim.stats.log)
+    out = run_tap(config, selected={"sessions"}, state=state, stop_ok=True)
+    history = sum(1 for s in data.sessions if s.created < data.sessions[-1].created - 3 * DAY)
+    slice_pages = math.ceil(history / 100 / 7)
+    lists = [query for path, query, _ in sim.stats.log[mark:] if path == SESSIONS]
+    assert len(lists) <= 1 + slice_pages + 1  # the window, a reconciliation slice (a page more at its edge)
+    assert "details" not in t.cast("dict[str, t.Any]", out.last_state)["bookmarks"]["sessions"]
+    sim.advance(DAY)
+    mark = len(sim.stats.log)
+    again = run_tap(fast_config(sim), selected={"sessions", "session_details"}, state=out.last_state)
+    assert {r["id"] for r in again.records("session_details")} == {s.id for s in data.sessions}
+
+
+def test_start_date_lowered_brings_the_older_sessions_details_and_deletions(
+    make_sim: Callable[..., Simulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows between the new and the old `start_date` arrive with their details, and their deletions are marked."""
+    data = recent(build(53, Counts.scaled(0.1, sessions=600)), within=60 * DAY)
+    sim = make_sim(data=data)
+    clock_follows(sim, monkeypatch)
+    middle = data.sessions[300].created
+    config = fast_config(sim, per_parent_refresh_days=2, start_date=iso_of(middle))
+    selected = {"sessions", "session_details"}
+    state = run_tap(config, selected=selected).last_state
+    config["start_date"] = iso_of(data.sessions[0].created - DAY)  # lowered: every session now
+    details: set[str] = set()
+    marked: set[str] = set()
+    known = data.sessions[310]  # read by history above the old date: the pass spanning the change still proves it gone
+    data.sessions.remove(known)
+    for day in range(6):
+        sim.advance(DAY)
+        if day == 2:
+            gone = data.sessions[295]  # between the two dates (read by the first pass), deleted after the change
+            data.sessions.remove(gone)
+        out = run_tap(config, selected=selected, state=state)
+        details |= {r["id"] for r in out.records("session_details") if not r.get("_sdc_deleted_at")}
+        marked |= {r["id"] for r in out.records("sessions") if r.get("_sdc_deleted_at")}
+        state = out.last_state
+    assert {s.id for s in data.sessions if s.created < middle} <= details
+    assert marked == {gone.id, known.id}
+
+
+def iso_of(epoch: int) -> str:
+    """An epoch second as the API writes date-times."""
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
