@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
 import typing as t
+from datetime import datetime, timezone
 
 from tap_exec.simulator import Counts, build
 from tests.expected import per_parent_stream
