@@ -39,15 +39,23 @@ def strict(schema: dict[str, t.Any]) -> dict[str, t.Any]:
     return out
 
 
+def validator(schema: dict[str, t.Any]) -> t.Any:
+    """A strict validator for `schema`, built once (`jsonschema.validate` checks the schema and builds one per call)."""
+    loader_view = strict(schema)
+    cls = jsonschema.validators.validator_for(loader_view)
+    cls.check_schema(loader_view)  # as `jsonschema.validate` does
+    return cls(loader_view)
+
+
 def valid_against_latest_schema(out: Output) -> int:
     """Validate every RECORD against the SCHEMA last sent for its stream (before it), strictly; the records checked."""
-    schemas: dict[str, dict[str, t.Any]] = {}
+    validators: dict[str, t.Any] = {}
     checked = 0
     for message in out.messages:
         if message["type"] == "SCHEMA":
-            schemas[message["stream"]] = strict(message["schema"])
+            validators[message["stream"]] = validator(message["schema"])
         elif message["type"] == "RECORD":
-            jsonschema.validate(message["record"], schemas[message["stream"]])
+            validators[message["stream"]].validate(message["record"])
             checked += 1
     return checked
 
@@ -210,12 +218,12 @@ def _run(contract: str, records: list[dict[str, t.Any]]) -> tuple[list[t.Any], S
 
 
 def _validate(sent: list[t.Any]) -> None:
-    schema: dict[str, t.Any] = {}
+    check: t.Any = None
     for message in sent:
         if isinstance(message, SchemaMessage):
-            schema = strict(message.schema)
-        else:
-            jsonschema.validate(json.loads(json.dumps(message.record, default=float)), schema)
+            check = validator(message.schema)
+        elif isinstance(message, RecordMessage):
+            check.validate(json.loads(json.dumps(message.record, default=float)))
 
 
 NESTED = [
