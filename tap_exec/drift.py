@@ -259,8 +259,8 @@ class SchemaDrift:
         self.evolved: set[str] = set()
         self.counts: Counter[tuple[str, str, str, str]] = Counter()
         self.once: set[tuple[str, str, str, str]] = set()
-        #: Every variant column declared so far, per stream: the state's `VARIANTS`, kept up to date in place.
-        self.state = state if state is not None else {}
+        self.state = state if state is not None else {}  # the run's state, where `VARIANTS` is kept up to date
+        #: Every variant column declared so far, per stream (the state's `VARIANTS`).
         self.variants: dict[str, list[str]] = remembered(self.state, logger)
         self.checkpoint = checkpoint  # a STATE message of the run's state now (the tap's checkpoint)
         self._new_variant = False
@@ -275,9 +275,10 @@ class SchemaDrift:
             shape = self.shapes.get(message.stream)
             if shape is not None and not shape.fits(message.record) and self._check(message.stream, message.record):
                 send(self.schemas[message.stream])
-                if self._new_variant and self.checkpoint is not None:
+                if self._new_variant:
                     self._new_variant = False
-                    self.checkpoint()
+                    if self.checkpoint is not None:
+                        self.checkpoint()
         elif type(message) is SchemaMessage:
             message = self._schema(message)
         send(message)
