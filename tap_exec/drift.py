@@ -2,6 +2,8 @@
 
 A record whose shape (keys and value types, level by level) was found valid before passes on one dict lookup per
 object; only a new shape is walked against the schema (README, Schema drift: what evolve, discard and freeze do).
+A stream's variant columns (`score__v_string`) are remembered in the state (`VARIANTS`), declared in every later
+run's SCHEMA, and sent null in each record whose value of that field is not theirs, so none keeps an old value.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ CONTRACTS = ("evolve", "discard", "freeze")
 JSON_TYPES: dict[type, str] = {str: "string", int: "integer", Decimal: "number", float: "number", bool: "boolean"}
 JSON_TYPES |= {type(None): "null", dict: "object", list: "array"}
 NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+VARIANTS = "variant_columns"  # the state's top-level key: {stream: [column, ...]}, every variant column declared so far
+VARIANT = re.compile(r"(?P<field>.+)__v_(?P<kind>string|integer|number|boolean|object|array)")
+EXAMPLES: dict[str, object] = {"string": "", "integer": 0, "number": 0.0, "boolean": False, "object": {}, "array": []}
 _MISSING = object()
 
 
@@ -114,10 +119,14 @@ class _Walk:
                 self.nested(value, prop, where)
             elif (replacement := self._mismatch(value, prop, where, top=top)) is not _MISSING:
                 obj[key] = replacement
+            elif top and self.drift.contract == "evolve":  # kept, in a column of its own type; null in its own
+                if fits(None, allowed(prop)):
+                    obj[key] = None
+                else:
+                    del obj[key]
+                self._variant(obj, props, _variant(key, value), value)
             else:
                 del obj[key]
-                if top and self.drift.contract == "evolve":  # kept, in a column of its own type
-                    self._variant(obj, props, _variant(key, value), value)
 
     def nested(self, value: object, prop: dict[str, t.Any], where: str) -> None:
         if isinstance(value, dict):
@@ -138,6 +147,7 @@ class _Walk:
             self.nested(value, props[column], column)
         else:
             props[column], self.changed = infer(value), True
+            self.drift.declared(self.stream, column)
 
     def _new_field(self, obj: dict[str, t.Any], props: dict[str, t.Any], key: str, where: str, *, top: bool) -> None:
         value, problem = obj[key], "is not in the schema"
@@ -170,6 +180,59 @@ def _variant(key: str, value: object) -> str:
     return f"{key}__v_{json_type(value)}"
 
 
+def remembered(state: dict[str, t.Any], logger: logging.Logger) -> dict[str, list[str]]:
+    """The state's variant columns (`VARIANTS`), made well formed in place: anything else is dropped with a warning."""
+    found = state.get(VARIANTS, {})
+    good = {
+        stream: list(dict.fromkeys(c for c in columns if isinstance(c, str) and VARIANT.fullmatch(c)))
+        for stream, columns in (found.items() if isinstance(found, dict) else ())
+        if isinstance(columns, list)
+    }
+    if good != found:
+        logger.warning(
+            "The state's %s is not a map of streams to variant columns (`score__v_string`); kept what is: %s.",
+            VARIANTS,
+            json.dumps(good),
+        )
+    if VARIANTS in state:
+        state[VARIANTS] = good
+    return good
+
+
+class VariantShapes(ObjectShapes):
+    """A stream's record shapes, filling in its variant columns first.
+
+    A record carrying a field that has variant columns gets null in each of them it does not carry (its value is in
+    the field, or in one of them): a loader's row keeps no older value there.
+    """
+
+    __slots__ = ("fields",)
+
+    def __init__(self, schema: dict[str, t.Any], columns: t.Iterable[str]) -> None:
+        super().__init__(schema)
+        fields: dict[str, list[str]] = {}
+        for column in columns:
+            fields.setdefault(VARIANT.fullmatch(column)["field"], []).append(column)  # type: ignore[index]
+        self.fields = tuple((field, tuple(names)) for field, names in fields.items())
+
+    def fits(self, value: t.Any) -> bool:  # noqa: ANN401
+        """Null in the variant columns the record leaves out, then the shape's test."""
+        for field, columns in self.fields:
+            if field in value:
+                for column in columns:
+                    if column not in value:
+                        value[column] = None
+        return super().fits(value)
+
+
+def _shapes(schema: dict[str, t.Any], columns: t.Sequence[str], known: ObjectShapes | None = None) -> ObjectShapes:
+    """A stream's shapes: plain, or filling its variant columns; with `known`, what it had learnt is kept."""
+    shapes = VariantShapes(schema, columns) if columns else ObjectShapes(schema)
+    if known is not None:
+        shapes.good, shapes.children = known.good, known.children
+    return shapes
+
+
 def _types(schema: dict[str, t.Any]) -> str:
     return "/".join(sorted(allowed(schema) or {"any"}))
 
@@ -182,7 +245,13 @@ def _example(value: object) -> str:
 class SchemaDrift:
     """The run's drift check: sits between the streams and the message writer (`TapExec.write_message`)."""
 
-    def __init__(self, contract: str, logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        contract: str,
+        logger: logging.Logger,
+        state: dict[str, t.Any] | None = None,
+        checkpoint: Callable[[], None] | None = None,
+    ) -> None:
         self.contract = contract if contract in CONTRACTS else "evolve"
         self.logger = logger
         self.schemas: dict[str, SchemaMessage] = {}  # each stream's latest SCHEMA, as sent
@@ -190,25 +259,48 @@ class SchemaDrift:
         self.evolved: set[str] = set()
         self.counts: Counter[tuple[str, str, str, str]] = Counter()
         self.once: set[tuple[str, str, str, str]] = set()
+        self.state = state if state is not None else {}  # the run's state, where `VARIANTS` is kept up to date
+        #: Every variant column declared so far, per stream (the state's `VARIANTS`).
+        self.variants: dict[str, list[str]] = remembered(self.state, logger)
+        self.checkpoint = checkpoint  # a STATE message of the run's state now (the tap's checkpoint)
+        self._new_variant = False
 
     def write(self, message: Message, send: Callable[[Message], None]) -> None:
-        """Send a message on; a record of a new shape is checked first (and the SCHEMA updated if it evolves)."""
+        """Send a message on; a record of a new shape is checked first (and the SCHEMA updated if it evolves).
+
+        A new variant column is in a STATE message before the first record carrying it: a run killed after that
+        record still tells the next run to send the column null where the value fits again.
+        """
         if type(message) is RecordMessage:
             shape = self.shapes.get(message.stream)
             if shape is not None and not shape.fits(message.record) and self._check(message.stream, message.record):
                 send(self.schemas[message.stream])
+                if self._new_variant:
+                    self._new_variant = False
+                    if self.checkpoint is not None:
+                        self.checkpoint()
         elif type(message) is SchemaMessage:
             message = self._schema(message)
         send(message)
 
     def _schema(self, message: SchemaMessage) -> SchemaMessage:
-        """The first SCHEMA of a stream is kept (a private copy); a repeat of an evolved one is sent evolved."""
+        """The first SCHEMA of a stream is kept (a private copy), with the variant columns earlier runs declared.
+
+        A repeat of an evolved one is sent evolved.
+        """
         known = self.schemas.get(message.stream)
         if known is None:
             known = self.schemas[message.stream] = dataclasses.replace(message, schema=copy.deepcopy(message.schema))
-            if "properties" in known.schema:
-                self.shapes[message.stream] = ObjectShapes(known.schema)
-            return message
+            props = known.schema.get("properties")
+            if props is None:
+                return message
+            columns = [c for c in self.variants.get(message.stream, ()) if c not in props]
+            for column in columns:
+                props[column] = infer(EXAMPLES[VARIANT.fullmatch(column)["kind"]])  # type: ignore[index]
+            self.shapes[message.stream] = _shapes(known.schema, self.variants.get(message.stream, ()))
+            if not columns:
+                return message
+            self.evolved.add(message.stream)
         return known if message.stream in self.evolved else message
 
     def _check(self, stream: str, record: dict[str, t.Any]) -> bool:
@@ -217,8 +309,16 @@ class SchemaDrift:
         walk.walk(record, self.schemas[stream].schema, "", top=True)
         if walk.changed:
             self.evolved.add(stream)
+        if self._new_variant:  # from now on, records carrying the field send the new column too (null if not theirs)
+            self.shapes[stream] = _shapes(self.schemas[stream].schema, self.variants[stream], self.shapes[stream])
         self.shapes[stream].learn(record)
         return walk.changed
+
+    def declared(self, stream: str, column: str) -> None:
+        """A variant column is declared: remembered in the state (the next STATE message carries it)."""
+        self.variants.setdefault(stream, []).append(column)
+        self.state[VARIANTS] = self.variants
+        self._new_variant = True
 
     def found(self, stream: str, where: str, problem: str, value: object, action: str, *, once: bool = False) -> None:  # noqa: PLR0913
         """Count one drift; the first of a field warns (under freeze, stops the run)."""

@@ -13,7 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
 from tap_exec.cli import ConfigFiles, check_catalog, check_start_date, check_state, one_line, read_catalog, read_state
-from tap_exec.drift import SchemaDrift
+from tap_exec.drift import VARIANTS, SchemaDrift
 from tap_exec.errors import StopSyncError
 from tap_exec.output import ExecWriter
 from tap_exec.run import Run
@@ -39,7 +39,8 @@ class TapExec(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
         """The SDK's tap, with the `schema_contract` check between its streams and its writer (drift.py)."""
         super().__init__(*args, **kwargs)
-        self.drift = SchemaDrift(str(self.config.get("schema_contract", "evolve")), self.logger)
+        contract = str(self.config.get("schema_contract", "evolve"))
+        self.drift = SchemaDrift(contract, self.logger, t.cast("dict[str, t.Any]", self.state), self.run.checkpoint)
         if isinstance(self.message_writer, ExecWriter):
             self.message_writer.drift = self.drift
         self.run.progress.summaries = self.drift.summary
@@ -51,10 +52,12 @@ class TapExec(Tap):
 
     @override
     def load_state(self, state: dict[str, t.Any]) -> None:
-        """The SDK's bookmarks, and what today's runs spent of the day's budget (run/budget.py)."""
+        """The SDK's bookmarks, what today's runs spent of the day's budget (run/budget.py), the variant columns (drift.py)."""
         super().load_state(state)
         if isinstance(state.get(BUDGET), dict):
             self.state[BUDGET] = copy.deepcopy(state[BUDGET])  # type: ignore[literal-required]
+        if VARIANTS in state:
+            self.state[VARIANTS] = copy.deepcopy(state[VARIANTS])  # type: ignore[literal-required]
 
     @override
     def discover_streams(self) -> list[Stream]:

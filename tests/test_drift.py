@@ -14,12 +14,12 @@ import jsonschema
 import pytest
 from singer_sdk.singerlib import RecordMessage, SchemaMessage
 
-from tap_exec.drift import SchemaDrift
+from tap_exec.drift import CONTRACTS, SchemaDrift
 from tap_exec.errors import EXIT_FAILED, SchemaDriftError
 from tap_exec.simulator.data import Counts
 from tap_exec.simulator.drift import ApiDrift, extra_value, served_score
 from tap_exec.simulator.seed import build
-from tests.helpers import Output, catalog_for, fast_config, run_cli, run_tap, write_json
+from tests.helpers import Output, catalog_for, fast_config, recent, run_cli, run_tap, write_json
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -28,6 +28,7 @@ if t.TYPE_CHECKING:
 
 STREAMS = ("sessions", "collections", "scenarios")  # in sync order
 DRIFTED = ApiDrift(tuple(f"{s}.sentiment" for s in STREAMS), string_scores=True, text_scores=True)
+TEXTS = ApiDrift(text_scores=True, assignment_scores=True)  # one graded score in four as text, the rest as numbers
 
 
 def strict(schema: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -39,17 +40,38 @@ def strict(schema: dict[str, t.Any]) -> dict[str, t.Any]:
     return out
 
 
+def validator(schema: dict[str, t.Any]) -> t.Any:
+    """A strict validator for `schema`, built once (`jsonschema.validate` checks the schema and builds one per call)."""
+    loader_view = strict(schema)
+    cls = jsonschema.validators.validator_for(loader_view)
+    cls.check_schema(loader_view)  # as `jsonschema.validate` does
+    return cls(loader_view)
+
+
 def valid_against_latest_schema(out: Output) -> int:
     """Validate every RECORD against the SCHEMA last sent for its stream (before it), strictly; the records checked."""
-    schemas: dict[str, dict[str, t.Any]] = {}
+    validators: dict[str, t.Any] = {}
     checked = 0
     for message in out.messages:
         if message["type"] == "SCHEMA":
-            schemas[message["stream"]] = strict(message["schema"])
+            validators[message["stream"]] = validator(message["schema"])
         elif message["type"] == "RECORD":
-            jsonschema.validate(message["record"], schemas[message["stream"]])
+            validators[message["stream"]].validate(message["record"])
             checked += 1
     return checked
+
+
+def loaded(records: t.Iterable[dict[str, t.Any]], rows: dict[str, dict[str, t.Any]] | None = None) -> dict[str, dict[str, t.Any]]:
+    """Rows as target-postgres and target-duckdb leave them (issue 24): each record upserts the columns it carries."""
+    rows = {} if rows is None else rows
+    for record in records:
+        rows.setdefault(record["id"], {}).update(record)
+    return rows
+
+
+def as_text(drift: ApiDrift, row_id: str, score: float | None) -> bool:
+    """Whether the drifted API serves this score as text that is no number ("48.3 pts")."""
+    return score is not None and str(served_score(drift, row_id, score)).endswith(" pts")
 
 
 def drift_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -103,12 +125,17 @@ def test_evolve_lands_new_fields_coerces_and_keeps_the_rest(
             assert record["score"] is None
         elif isinstance(served, str) and not served.replace(".", "").isdigit():
             texts += 1
-            assert "score" not in record
+            assert record["score"] is None, "null in its own column: the row keeps no older score"
             assert record["score__v_string"] == served, "the text that is no number is kept as served"
         else:
             assert record["score"] == session.score, "the numeric string lands as the number"
             assert isinstance(record["score"], float)
     assert texts > 100
+    emitted = out.records("sessions")
+    first = next(n for n, r in enumerate(emitted) if "score__v_string" in r)
+    assert all(r["score__v_string"] is None for r in emitted[first:] if r["score"] is not None), (
+        "once declared, the variant column is null in every record whose score fits"
+    )
 
     warnings = drift_warnings(caplog)
     assert len(warnings) == 4, warnings  # one per stream and field: 3 sentiment, 1 score
@@ -210,12 +237,12 @@ def _run(contract: str, records: list[dict[str, t.Any]]) -> tuple[list[t.Any], S
 
 
 def _validate(sent: list[t.Any]) -> None:
-    schema: dict[str, t.Any] = {}
+    check: t.Any = None
     for message in sent:
         if isinstance(message, SchemaMessage):
-            schema = strict(message.schema)
-        else:
-            jsonschema.validate(json.loads(json.dumps(message.record, default=float)), schema)
+            check = validator(message.schema)
+        elif isinstance(message, RecordMessage):
+            check.validate(json.loads(json.dumps(message.record, default=float)))
 
 
 NESTED = [
@@ -238,6 +265,8 @@ def test_nested_drift_evolves_in_place() -> None:
     schemas = [m.schema for m in sent if isinstance(m, SchemaMessage)]
     assert schemas[-1] == schemas[-2], "a repeated SCHEMA is sent evolved"
     assert drift.shapes["s"].fits(NESTED[3]), "a known shape passes without a walk"
+    assert not [k for r in records for k in r if "__v_" in k], "nested, the type widens: the JSON column is sent whole"
+    assert drift.variants == {}, "and nothing to remember"
 
 
 def test_nested_drift_discarded_or_frozen() -> None:
@@ -248,6 +277,31 @@ def test_nested_drift_discarded_or_frozen() -> None:
     assert records[2] == {"id": "c", "user": {}, "tags": [{"n": 1}]}
     with pytest.raises(SchemaDriftError, match=r"s: user\.team is not in the schema \(e\.g\. \"x\"\)"):
         _run("freeze", json.loads(json.dumps(NESTED)))
+
+
+def test_remembered_variant_columns_whatever_the_contract(caplog: pytest.LogCaptureFixture) -> None:
+    """The state's variant columns are declared in the first SCHEMA and sent null (discard and freeze too).
+
+    What is not a stream's list of variant column names is dropped with one warning.
+    """
+    caplog.set_level(logging.WARNING)
+    for contract in CONTRACTS:
+        state = {"variant_columns": {"s": ["id__v_integer", "tags__v_unknown", 7], "t": "tags__v_string"}}
+        sent: list[t.Any] = []
+        drift = SchemaDrift(contract, logging.getLogger("test"), state)
+        drift.write(SchemaMessage("s", json.loads(json.dumps(SCHEMA)), ["id"]), sent.append)
+        drift.write(RecordMessage("s", {"id": "a", "user": None}), sent.append)
+        drift.write(RecordMessage("s", {"id": "b", "user": None}), sent.append)  # a known shape
+        drift.write(RecordMessage("s", {"user": None}), sent.append)  # no `id`: its variant is not this record's
+        assert state == {"variant_columns": {"s": ["id__v_integer"]}}, contract
+        assert sent[0].schema["properties"]["id__v_integer"] == {"type": ["number", "null"]}
+        assert [m.record for m in sent[1:]] == [
+            {"id": "a", "user": None, "id__v_integer": None},
+            {"id": "b", "user": None, "id__v_integer": None},
+            {"user": None},
+        ]
+        _validate(sent)
+    assert len([r for r in caplog.records if "variant_columns" in r.getMessage()]) == len(CONTRACTS)
 
 
 def test_a_child_stream_keeps_its_evolved_schema(make_sim: t.Callable[..., Simulator]) -> None:
@@ -265,3 +319,120 @@ def test_a_child_stream_keeps_its_evolved_schema(make_sim: t.Callable[..., Simul
             assert details[session.id]["score__v_string"] == served
         else:
             assert details[session.id]["score"] == session.score
+
+
+# -- a variant column keeps no older value (issue 24) ------------------------------------------------------------
+def test_a_variant_column_goes_null_in_a_later_run(make_sim: t.Callable[..., Simulator]) -> None:
+    """A new process, told by the state, declares a variant column and sends it null where the value fits again.
+
+    Run 1 lands some scores as text (`score__v_string`); run 2, with run 1's state, reads the same rows again (the
+    lookback window) served as numbers. Run 2 also starts from the last STATE before the first record carrying the
+    column, as after a kill right after that record.
+    """
+    sim = make_sim(data=recent(build(7, Counts.scaled(0.1)), within=2 * 86_400), drift=TEXTS)  # inside the lookback
+    config = fast_config(sim)
+    first = run_tap(config, selected=["sessions"])
+    texts = {s.id for s in sim.data.sessions if as_text(TEXTS, s.id, s.score)}
+    assert len(texts) > 20
+    at = next(n for n, m in enumerate(first.messages) if m["type"] == "RECORD" and "score__v_string" in m["record"])
+    kept = [m["value"] for m in first.messages[:at] if m["type"] == "STATE"][-1]
+    assert kept["variant_columns"] == {"sessions": ["score__v_string"]}, "remembered before the first record carrying it"
+    assert first.last_state is not None
+    assert first.last_state["variant_columns"] == {"sessions": ["score__v_string"]}
+    landed_at_kill = [m["record"] for m in first.messages[: at + 1] if m["type"] == "RECORD"]
+
+    sim.api.drift = ApiDrift()  # the API serves every score as a number again
+    for state, landed in ((first.last_state, first.records("sessions")), (kept, landed_at_kill)):
+        second = run_tap(config, selected=["sessions"], state=state)
+        assert valid_against_latest_schema(second) == len(sim.data.sessions), "every row read again"
+        schema = next(m["schema"] for m in second.messages if m["type"] == "SCHEMA")
+        assert schema["properties"]["score__v_string"]["type"] == ["string", "null"], "declared before any record"
+        assert all(r["score__v_string"] is None for r in second.records("sessions"))
+        rows = loaded(second.records("sessions"), loaded(landed))
+        assert texts & {r["id"] for r in landed}, "the loader had text in score__v_string"
+        for session in sim.data.sessions:
+            assert rows[session.id]["score"] == session.score
+            assert rows[session.id]["score__v_string"] is None, "no row keeps the text beside its score"
+
+
+def test_a_variant_column_goes_null_when_the_run_reads_the_row_again(make_sim: t.Callable[..., Simulator]) -> None:
+    """One run sends a variant column null in a row it reads again, once the value fits.
+
+    Assignments' page 1 has scores as text; then the API serves numbers and the list moves (a row removed), so the
+    run reads it again from page 1.
+    """
+    sim = make_sim(drift=TEXTS)
+    page_one = sim.data.assignments[:100]  # page_size 100
+    texts = {a["id"] for a in page_one if as_text(TEXTS, a["id"], a["best_score"])}
+    assert len(texts) > 5
+
+    def api_changes(data: t.Any) -> None:
+        sim.api.drift = ApiDrift()
+        data.assignments.pop(0)
+
+    sim.schedule(2, api_changes)  # before page 2 is served
+    out = run_tap(fast_config(sim), selected=["assignments"])
+    valid_against_latest_schema(out)
+    records = out.records("assignments")
+    assert {r["id"] for r in records if r.get("best_score__v_string")} == texts, "page 1 landed the text"
+    assert all(r["best_score"] is None for r in records if r.get("best_score__v_string")), "and null beside it"
+    rows = loaded(records)
+    for assignment in sim.data.assignments:
+        assert rows[assignment["id"]]["best_score"] == assignment["best_score"]
+        assert rows[assignment["id"]]["best_score__v_string"] is None, "read again: the text is gone"
+
+
+def test_a_variant_column_goes_null_when_the_score_becomes_text(make_sim: t.Callable[..., Simulator]) -> None:
+    """The other way round: a score landed as a number, then served as text, leaves no number beside the text."""
+    sim = make_sim(data=recent(build(7, Counts.scaled(0.1)), within=2 * 86_400))
+    config = fast_config(sim)
+    first = run_tap(config, selected=["sessions"])
+    sim.api.drift = TEXTS
+    second = run_tap(config, selected=["sessions"], state=first.last_state)
+    rows = loaded(second.records("sessions"), loaded(first.records("sessions")))
+    texts = [s for s in sim.data.sessions if as_text(TEXTS, s.id, s.score)]
+    assert texts
+    for session in texts:
+        assert rows[session.id]["score"] is None
+        assert rows[session.id]["score__v_string"] == f"{session.score} pts"
+
+
+def test_an_integral_value_in_a_number_column_passes_unchanged(
+    make_sim: t.Callable[..., Simulator], caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = make_sim(data=build(7, Counts.scaled(0.1)))
+    graded = [s for s in sim.data.sessions if s.score is not None]
+    graded[0].score = 12  # JSON 12 in `score`, whose type is number
+    graded[1].score = 80.0  # JSON 80.0
+    caplog.set_level(logging.WARNING)
+    out = run_tap(fast_config(sim), selected=["sessions"])
+    records = {r["id"]: r for r in out.records("sessions")}
+    assert records[graded[0].id]["score"] == 12
+    assert type(records[graded[0].id]["score"]) is int, "unchanged, not made a decimal"
+    assert records[graded[1].id]["score"] == 80
+    assert not [k for r in records.values() for k in r if "__v_" in k], "no variant column"
+    assert [m["stream"] for m in out.messages if m["type"] == "SCHEMA"] == ["sessions"], "the schema never changes"
+    assert drift_warnings(caplog) == []
+    assert "variant_columns" not in (out.last_state or {})
+
+
+def test_a_scalar_array_whose_element_type_changes(
+    make_sim: t.Callable[..., Simulator], caplog: pytest.LogCaptureFixture
+) -> None:
+    """An undeclared array field: strings first, then integers, then both; every value lands as served."""
+    sim = make_sim()
+    served = {0: ["a"], 1: [1], 2: ["b", 2], 3: [], 4: ["c"]}
+    for n, tags in served.items():
+        sim.data.collections[n]["tags"] = tags
+    caplog.set_level(logging.WARNING)
+    out = run_tap(fast_config(sim), selected=["collections"])
+    assert valid_against_latest_schema(out) == len(sim.data.collections)
+    records = {r["id"]: r for r in out.records("collections")}
+    for n, tags in served.items():
+        assert records[sim.data.collections[n]["id"]]["tags"] == tags, n
+    schemas = [m["schema"]["properties"].get("tags") for m in out.messages if m["type"] == "SCHEMA"]
+    assert schemas[-1] == {"type": ["array", "null"], "items": {"type": ["string", "number", "null"]}}
+    assert not [k for r in records.values() for k in r if "__v_" in k], "inside an array column the type widens"
+    warnings = drift_warnings(caplog)
+    assert len(warnings) == 2, warnings  # the new field, then its elements' wider type
+    assert "tags[] is integer where the schema says null/string (e.g. 1); type widened to null/number/string" in warnings[1]

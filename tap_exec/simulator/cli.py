@@ -51,6 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--string-scores", action="store_true", help='serve sessions\' score as a numeric string ("48.3")')
     parser.add_argument("--text-scores", action="store_true", help='serve one graded score in four as text ("48.3 pts")')
+    parser.add_argument(
+        "--assignment-scores",
+        action="store_true",
+        help="serve assignments' best_score as --string-scores and --text-scores serve sessions' score",
+    )
     parser.add_argument("--url-file", help="also write the base URL to this file once listening")
     return parser.parse_args(argv)
 
@@ -75,7 +80,12 @@ def main(argv: list[str] | None = None) -> None:
         compress=args.gzip,
         churn_every=args.churn_every,
         clock_offset=args.clock_offset,
-        drift=ApiDrift(tuple(args.extra_field), string_scores=args.string_scores, text_scores=args.text_scores),
+        drift=ApiDrift(
+            tuple(args.extra_field),
+            string_scores=args.string_scores,
+            text_scores=args.text_scores,
+            assignment_scores=args.assignment_scores,
+        ),
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

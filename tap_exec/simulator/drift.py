@@ -21,6 +21,7 @@ LIST_PATHS = {
     "knowledge_hub_sources": "/knowledge-hub/sources",
 }
 SESSION_PATH = re.compile(r"/sessions(/[^/]+)?")
+ASSIGNMENTS_PATH = "/scenarios/assignments"
 LABELS = ("positive", "neutral", "negative")
 
 
@@ -34,6 +35,8 @@ class ApiDrift:
     string_scores: bool = False
     #: One graded session in four has its `score` as text that is no number, "48.3 pts": a type a tap cannot coerce.
     text_scores: bool = False
+    #: Assignments' `best_score` served as `string_scores` and `text_scores` serve sessions' `score` (a full-table list).
+    assignment_scores: bool = False
 
     def __post_init__(self) -> None:
         for pair in self.extra_fields:
@@ -45,7 +48,10 @@ class ApiDrift:
     def apply(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """The body as the drifted API serves it (rows copied: the stored data never changes)."""
         fields = [pair.partition(".")[2] for pair in self.extra_fields if LIST_PATHS[pair.partition(".")[0]] == path]
-        scores = (self.string_scores or self.text_scores) and SESSION_PATH.fullmatch(path)
+        scored = "score" if SESSION_PATH.fullmatch(path) else ""
+        if self.assignment_scores and path == ASSIGNMENTS_PATH:
+            scored = "best_score"
+        scores = (self.string_scores or self.text_scores) and scored
         if not fields and not scores:
             return body
         listed = isinstance(body.get("data"), list)
@@ -53,8 +59,8 @@ class ApiDrift:
         for row in rows:
             for name in fields:
                 row[name] = extra_value(str(row.get("id")))
-            if scores and row.get("score") is not None:
-                row["score"] = served_score(self, str(row["id"]), row["score"])
+            if scores and row.get(scored) is not None:
+                row[scored] = served_score(self, str(row["id"]), row[scored])
         return {**body, "data": rows} if listed else rows[0]
 
 
