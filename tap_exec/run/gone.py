@@ -46,10 +46,8 @@ class Deletions:
                 continue
             if stream.replication_key is None:
                 dues.drop(p for p in dues.queue() if p not in listed)
-            elif covered_from is not None:
-                dropped = [p for p in dues.queue() if p not in listed and dues.keys.get(p, "") >= covered_from]
-                dues.drop(dropped)
-                gone += dropped
+            elif covered_from is not None:  # paid in `vanished`, once the target was told
+                gone += [p for p in dues.queue() if p not in listed and dues.keys.get(p, "") >= covered_from]
         self.vanished(stream, gone)
 
     def gone(self, stream: Listing, low: str, high: str, listed: set[str]) -> None:
@@ -57,16 +55,19 @@ class Deletions:
         gone: list[str] = []
         for name, dues in self.dues.items():
             if self.parent_of[name] is stream:
-                dropped = [p for p in dues.queue() if p not in listed and p in dues.keys and low < dues.keys[p] < high]
-                dues.drop(dropped)
-                gone += dropped
+                gone += [p for p in dues.queue() if p not in listed and p in dues.keys and low < dues.keys[p] < high]
         self.vanished(stream, gone)
 
     def vanished(self, stream: Listing, row_ids: t.Iterable[str]) -> None:
-        """Rows of `stream` proven deleted upstream: forgotten, and the target told (a list that marks deletions)."""
+        """Rows of `stream` proven deleted upstream: the target told (a list that marks deletions), then forgotten.
+
+        In that order: a deletion that could not be written stays owed or known, so a later run marks it again.
+        """
         gone = sorted(set(row_ids))
         if not gone:
             return
+        if stream.name in self.marking and self.on_gone is not None:
+            self.on_gone(stream, gone)
         prints = self.prints.get(stream.name)
         owing = [name for name in self.dues if self.parent_of[name] is stream]
         for row_id in gone:
@@ -76,8 +77,6 @@ class Deletions:
                 self.dues[name].paid(row_id)
             if prints is not None:
                 prints.forget(row_id)
-        if stream.name in self.marking and self.on_gone is not None:
-            self.on_gone(stream, gone)
 
     def begin_pass(self, stream: Listing) -> None:
         """A reconciliation pass of `stream`'s history starts."""
