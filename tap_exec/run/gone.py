@@ -37,8 +37,10 @@ class Deletions:
         """
         seen = self.seen.get(stream.name)
         gone: list[str] = []
+        held: dict[str, str] = {}
         if seen is not None:
             gone = seen.vanished(covered_from) if proven and stream.replication_key else []
+            held = {row_id: seen.versions[row_id] for row_id in gone if row_id in seen.versions}
             seen.finish(stream.relisted_from(seen.newest) if seen.newest else None)
         listed = seen.listed if seen is not None else set()
         for name, dues in self.dues.items():
@@ -48,7 +50,12 @@ class Deletions:
                 dues.drop(p for p in dues.queue() if p not in listed)
             elif covered_from is not None:  # paid in `vanished`, once the target was told
                 gone += [p for p in dues.queue() if p not in listed and dues.keys.get(p, "") >= covered_from]
-        self.vanished(stream, gone)
+        try:
+            self.vanished(stream, gone)
+        except Exception:
+            if seen is not None:
+                seen.hold(held)  # not written: the next run's window read finds them gone again
+            raise
 
     def gone(self, stream: Listing, low: str, high: str, listed: set[str]) -> None:
         """A complete read of `stream` of the keys strictly between `low` and `high` did not list these owed parents."""
@@ -68,7 +75,7 @@ class Deletions:
             return
         if stream.name in self.marking and self.on_gone is not None:
             self.on_gone(stream, gone)
-        prints = self.prints.get(stream.name)
+        prints, seen = self.prints.get(stream.name), self.seen.get(stream.name)
         owing = [name for name in self.dues if self.parent_of[name] is stream]
         for row_id in gone:
             for name in owing:
@@ -77,6 +84,8 @@ class Deletions:
                 self.dues[name].paid(row_id)
             if prints is not None:
                 prints.forget(row_id)
+            if seen is not None:
+                seen.forget(row_id)
 
     def begin_pass(self, stream: Listing) -> None:
         """A reconciliation pass of `stream`'s history starts."""
