@@ -1,8 +1,9 @@
 """Records that say a row is gone upstream: they keep their key and mark whatever the catalog, selection or stream map.
 
 A deletion record has only its key (and a child's parent key) and `_sdc_deleted_at`. Those fields are `automatic`
-in the catalog, an input catalog included (an older version's, a selection that deselects them), so the SDK never
-strips them; every stream map of such a stream declares the mark; and a map whose expressions cannot evaluate on a
+in the stream's metadata, an input catalog's included (an older version's, a selection that deselects them), so
+the SDK never strips them; every stream map of such a stream declares the mark (its SCHEMA has it whatever the
+catalog's schema); and a map whose expressions cannot evaluate on a
 record this bare (`record['user']['email']`) sends the key, computed as the map computes it, and the mark instead.
 """
 
@@ -22,10 +23,10 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     from singer_sdk.mapper import StreamMap
-    from singer_sdk.singerlib import Catalog, MetadataMapping
+    from singer_sdk.singerlib import MetadataMapping
 
 DELETED_AT = "_sdc_deleted_at"
-#: The mark's schema, for a catalog that lacks it (one written by a version before deletions were sent).
+#: The mark's schema, for a map whose schema lacks it (`__else__: __NULL__`, a catalog from an older version).
 DELETED_AT_SCHEMA: dict[str, t.Any] = {
     "description": "Set by the tap on a record that says the row was deleted upstream (the record carries only the key).",
     "type": ["string", "null"],
@@ -45,18 +46,6 @@ def always_included(metadata: MetadataMapping, fields: t.Iterable[str]) -> None:
             metadata[("properties", name)] = Metadata(inclusion=Metadata.InclusionType.AUTOMATIC)
         else:
             entry.inclusion = Metadata.InclusionType.AUTOMATIC
-
-
-def keep_in_catalog(catalog: Catalog, fields_of: Mapping[str, tuple[str, ...]]) -> None:
-    """An input catalog fixed in place: every stream that sends deletion records declares the mark and includes its fields."""
-    for name, fields in fields_of.items():
-        entry = catalog.get_stream(name)
-        if entry is None or not fields:
-            continue
-        properties = entry.schema.properties
-        if properties is not None and DELETED_AT not in properties:
-            properties[DELETED_AT] = type(entry.schema).from_dict(DELETED_AT_SCHEMA)
-        always_included(entry.metadata, fields)
 
 
 def declare_mark(stream_maps: t.Iterable[StreamMap]) -> None:

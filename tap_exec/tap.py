@@ -13,7 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
 from tap_exec.cli import ConfigFiles, check_catalog, check_start_date, check_state, one_line, read_catalog, read_state
-from tap_exec.deleted import declare_mark, keep_in_catalog
+from tap_exec.deleted import declare_mark
 from tap_exec.drift import SchemaDrift
 from tap_exec.errors import StopSyncError
 from tap_exec.output import ExecWriter
@@ -23,7 +23,6 @@ from tap_exec.settings import SECRET_SETTINGS, SETTINGS, setting_problems
 from tap_exec.streams import STREAM_TYPES
 
 if t.TYPE_CHECKING:
-    from singer_sdk.singerlib import Catalog
     from singer_sdk.streams import Stream
 
     from tap_exec.run.services import Host
@@ -46,22 +45,12 @@ class TapExec(Tap):
             self.message_writer.drift = self.drift
         self.run.progress.summaries = self.drift.summary
 
-    @property
-    @override
-    def input_catalog(self) -> Catalog | None:
-        """The catalog passed in, with what deletion records carry declared and `automatic` (deleted.py)."""
-        catalog = super().input_catalog
-        if catalog is not None and not self._catalog_kept:
-            self._catalog_kept = True
-            fields = {stream_type.name: stream_type.deletion_fields() for stream_type in STREAM_TYPES}  # type: ignore[misc]
-            keep_in_catalog(catalog, fields)
-        return catalog
-
-    _catalog_kept = False
-
     @override
     def setup_mapper(self) -> None:
-        """The SDK's stream maps; every map of a stream that sends deletion records declares the mark."""
+        """The SDK's stream maps; every map of a stream that sends deletion records declares the mark.
+
+        Even one registered from a catalog without it (an older version's, or a selection that deselects it).
+        """
         super().setup_mapper()
         for stream_type in STREAM_TYPES:
             if stream_type.deletion_fields():
