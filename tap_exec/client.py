@@ -20,6 +20,7 @@ from typing_extensions import override
 
 from tap_exec import schemas
 from tap_exec.decoding import json_body
+from tap_exec.deleted import DELETED_AT, always_included, map_definitions, messages
 from tap_exec.errors import ExecAPIError, ExecTapError, RetriesExhaustedError
 from tap_exec.http import (
     MISCONFIGURED,
@@ -39,6 +40,7 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context, Record
     from singer_sdk.pagination import BaseAPIPaginator
+    from singer_sdk.singerlib import MetadataMapping
 
     from tap_exec.run import Run
     from tap_exec.run.protocols import Mode
@@ -64,6 +66,8 @@ class ExecStream(RESTStream[t.Any]):
     version_fields: t.ClassVar[tuple[str, ...] | None] = ()
     #: How the list is read in this phase of the run (run/planner.py); only lists with a history read it otherwise.
     mode: Mode = "current"
+    #: True where rows found deleted upstream are sent with `_sdc_deleted_at` (run/owed.py finds them).
+    marks_deleted: t.ClassVar[bool] = False
     #: False for a stream the tap writes itself (fetch_log): it costs no request.
     requested: t.ClassVar[bool] = True
     #: The run's services (set by the tap when it builds its streams).
@@ -72,6 +76,36 @@ class ExecStream(RESTStream[t.Any]):
     #: The paginator of the read under way (None: a single object), and its table version.
     listing: ListPaginator | None = None
     version: TableVersion
+
+    @classmethod
+    def deletion_fields(cls) -> tuple[str, ...]:
+        """What a record saying a row is gone upstream carries (empty: the stream sends none).
+
+        A list that `marks_deleted` sends its key and the mark; so does its child keyed by the parent's id (a
+        session's detail), with the parent key too.
+        """
+        parent = cls.parent_stream_type
+        if cls.marks_deleted:
+            return (*cls.primary_keys, DELETED_AT)
+        keyed = not cls.paginated and cls.primary_keys == ("id",)
+        if keyed and isinstance(parent, type) and issubclass(parent, ExecStream) and parent.marks_deleted and parent.child_key:
+            return ("id", parent.child_key, DELETED_AT)
+        return ()
+
+    @property
+    @override
+    def metadata(self) -> MetadataMapping:
+        """The SDK's metadata (or the input catalog's), with a deletion record's fields `automatic`: never deselected."""
+        metadata = super().metadata
+        always_included(metadata, self.deletion_fields())
+        return metadata
+
+    def write_deleted(self, record: dict[str, t.Any]) -> None:
+        """Send a record saying a row is gone upstream through every stream map, with its key and mark (deleted.py)."""
+        self._write_schema_message()
+        definitions = map_definitions(self._tap.mapper.stream_maps_dict, self.name)
+        for message in messages(self.stream_maps, definitions, record, self._stream_version):
+            self._tap.write_message(message)
 
     @property
     @override

@@ -21,11 +21,10 @@ from typing_extensions import override
 from tap_exec.cli import parse_datetime
 from tap_exec.client import ExecStream
 from tap_exec.decoding import json_body
+from tap_exec.deleted import DELETED_AT
 from tap_exec.pagination import Cursor, WindowPaginator
 from tap_exec.run.budget import iso, parse_moment
 from tap_exec.run.history import CURRENT_DAYS, DETAILS, HISTORY, Marks
-
-DELETED_AT = "_sdc_deleted_at"
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -54,8 +53,6 @@ class ExecIncrementalStream(ExecStream):
     extra: dict[str, str] | None = None  # the `also_read` parameters of the read in progress (None: the plain list)
     STATE_MSG_FREQUENCY = 1000  # resumable mid-stream: a bookmark every ten pages
     mode: Mode = "current"
-    #: True where rows found deleted upstream are sent with `_sdc_deleted_at` (run/owed.py finds them).
-    marks_deleted: t.ClassVar[bool] = False
     #: Read history only while its unread pages fit this share of today's budget (the planner's first pass).
     history_share: float | None = None
     _upper: str | None = None
@@ -214,20 +211,15 @@ class ExecIncrementalStream(ExecStream):
         `hard_delete` applies to ACTIVATE_VERSION only), and the staging models leave marked rows out.
         """
         moment = iso(self.run.day.now())
-        keyed = [
-            c
-            for c in self.child_streams
-            if isinstance(c, ExecStream) and not c.paginated and list(c.primary_keys or ()) == ["id"]
-        ]
+        keyed = [c for c in self.child_streams if isinstance(c, ExecStream) and c.deletion_fields()]
         for stream in (self, *keyed):
             if not stream.selected:
                 continue
-            stream._write_schema_message()  # noqa: SLF001 - once a run
             for row_id in row_ids:
                 record = {"id": row_id, DELETED_AT: moment}
                 if stream is not self:
                     record[str(self.child_key)] = row_id
-                stream._write_record_message(record)  # noqa: SLF001 - a record the SDK's sync does not produce
+                stream.write_deleted(record)
         self.logger.info(
             "%s: %d row(s) deleted upstream, sent with %s: %s", self.name, len(row_ids), DELETED_AT, ", ".join(row_ids[:5])
         )

@@ -13,6 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
 from tap_exec.cli import ConfigFiles, check_catalog, check_start_date, check_state, one_line, read_catalog, read_state
+from tap_exec.deleted import declare_mark
 from tap_exec.drift import VARIANTS, SchemaDrift
 from tap_exec.errors import StopSyncError
 from tap_exec.output import ExecWriter
@@ -44,6 +45,17 @@ class TapExec(Tap):
         if isinstance(self.message_writer, ExecWriter):
             self.message_writer.drift = self.drift
         self.run.progress.summaries = self.drift.summary
+
+    @override
+    def setup_mapper(self) -> None:
+        """The SDK's stream maps; every map of a stream that sends deletion records declares the mark.
+
+        Even one registered from a catalog without it (an older version's, or a selection that deselects it).
+        """
+        super().setup_mapper()
+        for stream_type in STREAM_TYPES:
+            if stream_type.deletion_fields():
+                declare_mark(self.mapper.stream_maps.get(stream_type.name, ()))  # type: ignore[misc] # a class's name
 
     @functools.cached_property
     def run(self) -> Run:

@@ -11,18 +11,19 @@ import json
 import logging
 import typing as t
 
+import pytest
+import yaml
 from meltano.core.utils import merge
+from singer_sdk.mapper import md5
 
 from tap_exec.errors import EXIT_OWED
 from tap_exec.simulator import Counts, build
 from tap_exec.simulator.data import iso
-from tests.helpers import catalog_for, fast_config, parse, recent, run_cli, run_tap, write_json
+from tests.helpers import ROOT, catalog_for, fast_config, parse, recent, run_cli, run_tap, write_json
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
-
-    import pytest
 
     from tap_exec.simulator import Dataset, Simulator
     from tests.helpers import Output
@@ -406,3 +407,148 @@ def test_a_400_past_the_end_of_the_sessions_window_restarts_it(make_sim: Callabl
     out = run_tap(fast_config(sim), selected={"sessions"})
     assert {r["id"] for r in out.records("sessions")} >= {s.id for s in data.sessions}  # every one still there
     assert 400 in [status for _, _, status in sim.stats.log]
+
+
+# -- a deletion record passes any catalog, selection and stream map with its key and mark (issue 24) ------------------
+def _readme_map() -> dict[str, t.Any]:
+    """The stream maps of meltano.yml's `tap-exec-pseudonymised` (the README's example)."""
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
+    extractor = next(e for e in project["plugins"]["extractors"] if e["name"] == "tap-exec-pseudonymised")
+    return t.cast("dict[str, t.Any]", extractor["config"]["stream_maps"])
+
+
+def _schema(out: Output, stream: str) -> dict[str, t.Any]:
+    return [m for m in out.messages if m["type"] == "SCHEMA" and m["stream"] == stream][-1]
+
+
+def _delete_two(sim: Simulator, data: Dataset, *, in_window: bool = True) -> tuple[str, str]:
+    """One session deleted before the next run (its window read misses it), one after its list is read (its detail 404s).
+
+    The run before selects no details, so the next one owes every session's.
+    """
+    gone, victim = data.sessions[-3], data.sessions[-1]
+    if in_window:
+        data.sessions.remove(gone)
+    sim.schedule(sim.stats.requests + 2, lambda d: d.sessions.remove(victim))
+    return gone.id, victim.id
+
+
+def test_the_readmes_pseudonymising_map_lands_the_mark_of_a_deleted_session(make_sim: Callable[..., Simulator]) -> None:
+    data = _sessions()
+    sim = make_sim(data=data)
+    config = fast_config(sim, stream_maps=_readme_map())
+    selected = {"sessions", "session_details", "workspace_members"}  # the SDK refuses a map of a deselected stream
+    first = run_tap(config, selected=selected - {"session_details"})
+    assert all(set(r["user"]) == {"id"} and r["user_email_hash"] for r in first.records("sessions"))  # the map applies
+    gone, victim = _delete_two(sim, data)
+    second = run_tap(config, selected=selected, state=first.last_state)  # no KeyError: 'user'
+    marks = [r for r in second.records("sessions") if r.get("_sdc_deleted_at")]
+    assert {r["id"] for r in marks} == {gone, victim}  # in the window, and owed (its detail answered 404)
+    assert all(set(r) == {"id", "_sdc_deleted_at"} for r in marks)  # what the map cannot compute is left out
+    details = [r for r in second.records("session_details") if r.get("_sdc_deleted_at")]
+    assert {(r["id"], r["session_id"]) for r in details} == {(gone, gone), (victim, victim)}
+    assert "_sdc_deleted_at" in _schema(second, "sessions")["schema"]["properties"]
+    assert set(landed(second, "sessions", table=landed(first, "sessions"))) == {(s.id,) for s in data.sessions}
+    owed = second.last_state["bookmarks"]["session_details"]["changes"]["owed"]  # type: ignore[index]
+    assert victim not in owed  # written, so forgotten
+
+
+def _older(discovered: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A catalog from a version before deletions (sessions), or a field selection deselecting the mark (details)."""
+    catalog = copy.deepcopy(discovered)
+    for entry in catalog["streams"]:
+        if entry["stream"] == "sessions":  # as a version before deletions wrote it: no mark at all
+            del entry["schema"]["properties"]["_sdc_deleted_at"]
+            entry["metadata"] = [m for m in entry["metadata"] if m["breadcrumb"] != ["properties", "_sdc_deleted_at"]]
+            fields: tuple[str, ...] = ("id", "created_at")  # and a field selection that lists only these
+        else:
+            fields = ("id", "session_id", "score")
+        for meta in entry["metadata"]:
+            crumb = meta["breadcrumb"]
+            if len(crumb) == 2:  # a top-level property
+                meta["metadata"]["selected"] = crumb[1] in fields
+                if crumb[1] == "_sdc_deleted_at":
+                    meta["metadata"]["inclusion"] = "available"
+    return catalog
+
+
+def test_an_older_catalog_or_a_selection_without_the_mark_still_sends_it_under_freeze(
+    make_sim: Callable[..., Simulator],
+) -> None:
+    data = _sessions()
+    sim = make_sim(data=data)
+    config = fast_config(sim, schema_contract="freeze")
+    selected = {"sessions", "session_details"}
+    discovered = catalog_for(config, selected)
+    for entry in discovered["streams"]:
+        marks = [m for m in entry["metadata"] if m["breadcrumb"] == ["properties", "_sdc_deleted_at"]]
+        assert [m["metadata"]["inclusion"] for m in marks] == (["automatic"] if entry["stream"] in selected else [])
+    first = run_tap(config, catalog=_older(catalog_for(config, {"sessions"})))
+    assert set(first.records("sessions")[0]) == {"id", "created_at"}  # the selection applies to rows
+    gone, victim = _delete_two(sim, data)
+    second = run_tap(config, catalog=_older(discovered), state=first.last_state)  # freeze: a deletion record is no drift
+    assert _deleted(second, "sessions") == {gone, victim}
+    assert _deleted(second, "session_details") == {gone, victim}
+    for stream in selected:
+        assert "_sdc_deleted_at" in _schema(second, stream)["schema"]["properties"]
+
+
+FAILING_MAPS: dict[str, t.Any] = {
+    "sessions": {"id": "id", "user_id": "record['user']['id']", "__else__": "__NULL__"},
+    "session_details": {"__filter__": "record['score'] is not None", "id": "md5(id)"},  # its key hashed in place
+    "graded_sessions": {  # an alias keyed by a hash of the id, filtered on a field a deletion does not have
+        "__source__": "sessions",
+        "__filter__": "record['score'] is not None and record['score'] > 0",
+        "__key_properties__": ["id_hash"],
+        "id_hash": "md5(id)",
+        "score": "score",
+        "__else__": "__NULL__",
+    },
+}
+
+
+def test_maps_that_fail_on_a_deletion_send_its_key_and_mark_and_the_run_goes_on(make_sim: Callable[..., Simulator]) -> None:
+    data = _sessions()
+    sim = make_sim(data=data)
+    config = fast_config(sim, stream_maps=FAILING_MAPS)
+    selected = {"sessions", "session_details"}
+    sessions_only = {name: spec for name, spec in FAILING_MAPS.items() if name != "session_details"}
+    first = run_tap({**config, "stream_maps": sessions_only}, selected={"sessions"})  # the SDK refuses a deselected map
+    gone, victim = _delete_two(sim, data)
+    second = run_tap(config, selected=selected, state=first.last_state)
+    marks = {r["id"]: set(r) for r in second.records("sessions") if r.get("_sdc_deleted_at")}
+    assert marks == {gone: {"id", "_sdc_deleted_at"}, victim: {"id", "_sdc_deleted_at"}}
+    details = {(r["id"], r["session_id"]) for r in second.records("session_details") if r.get("_sdc_deleted_at")}
+    assert details == {(md5(gone), gone), (md5(victim), victim)}
+    hashes = {r["id_hash"] for r in second.records("graded_sessions") if r.get("_sdc_deleted_at")}
+    assert hashes == {md5(gone), md5(victim)}  # the key as the map computes it
+    assert "_sdc_deleted_at" in _schema(second, "sessions")["schema"]["properties"]  # declared, though `__else__` is null
+    third = run_tap(config, selected=selected, state=second.last_state)
+    assert not _deleted(third, "sessions")  # written, so not sent again
+
+
+@pytest.mark.parametrize("in_window", [True, False], ids=["in-window-and-owed", "owed-only"])
+def test_a_deletion_a_map_cannot_key_fails_the_run_and_is_sent_by_the_next(
+    make_sim: Callable[..., Simulator], tmp_path: Path, *, in_window: bool
+) -> None:
+    data = _sessions()
+    sim = make_sim(data=data)
+    config = fast_config(sim)
+    selected = {"sessions", "session_details"}
+    first = run_tap(config, selected={"sessions"})
+    gone, victim = _delete_two(sim, data, in_window=in_window)  # owed only: the write fails after the detail's 404
+    unkeyable = {"sessions": {"__key_properties__": ["attempt"], "attempt": "record['user']['id'] + '/' + id"}}
+    catalog = write_json(tmp_path, "catalog.json", catalog_for(config, selected))
+    state = first.last_state
+    for n in range(2):  # it still cannot be written: remembered again
+        args = ["--config", write_json(tmp_path, "bad.json", {**config, "stream_maps": unkeyable}), "--catalog", catalog]
+        failed = run_cli([*args, "--state", write_json(tmp_path, f"state{n}.json", state)])
+        assert failed.returncode == 1, failed.stderr[-2000:]
+        assert "cannot evaluate" in failed.stderr
+        out = parse(failed.stdout)
+        assert not _deleted(out, "sessions")
+        state = t.cast("dict[str, t.Any]", out.last_state)
+    fixed = run_tap(config, selected=selected, state=state)  # the map mended: the next run sends what it remembered
+    expected = {gone, victim} if in_window else {victim}
+    assert _deleted(fixed, "sessions") == expected
+    assert _deleted(fixed, "session_details") == expected

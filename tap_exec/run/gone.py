@@ -37,8 +37,10 @@ class Deletions:
         """
         seen = self.seen.get(stream.name)
         gone: list[str] = []
+        held: dict[str, str] = {}
         if seen is not None:
             gone = seen.vanished(covered_from) if proven and stream.replication_key else []
+            held = {row_id: seen.versions[row_id] for row_id in gone if row_id in seen.versions}
             seen.finish(stream.relisted_from(seen.newest) if seen.newest else None)
         listed = seen.listed if seen is not None else set()
         for name, dues in self.dues.items():
@@ -46,28 +48,34 @@ class Deletions:
                 continue
             if stream.replication_key is None:
                 dues.drop(p for p in dues.queue() if p not in listed)
-            elif covered_from is not None:
-                dropped = [p for p in dues.queue() if p not in listed and dues.keys.get(p, "") >= covered_from]
-                dues.drop(dropped)
-                gone += dropped
-        self.vanished(stream, gone)
+            elif covered_from is not None:  # paid in `vanished`, once the target was told
+                gone += [p for p in dues.queue() if p not in listed and dues.keys.get(p, "") >= covered_from]
+        try:
+            self.vanished(stream, gone)
+        except Exception:
+            if seen is not None:
+                seen.hold(held)  # not written: the next run's window read finds them gone again
+            raise
 
     def gone(self, stream: Listing, low: str, high: str, listed: set[str]) -> None:
         """A complete read of `stream` of the keys strictly between `low` and `high` did not list these owed parents."""
         gone: list[str] = []
         for name, dues in self.dues.items():
             if self.parent_of[name] is stream:
-                dropped = [p for p in dues.queue() if p not in listed and p in dues.keys and low < dues.keys[p] < high]
-                dues.drop(dropped)
-                gone += dropped
+                gone += [p for p in dues.queue() if p not in listed and p in dues.keys and low < dues.keys[p] < high]
         self.vanished(stream, gone)
 
     def vanished(self, stream: Listing, row_ids: t.Iterable[str]) -> None:
-        """Rows of `stream` proven deleted upstream: forgotten, and the target told (a list that marks deletions)."""
+        """Rows of `stream` proven deleted upstream: the target told (a list that marks deletions), then forgotten.
+
+        In that order: a deletion that could not be written stays owed or known, so a later run marks it again.
+        """
         gone = sorted(set(row_ids))
         if not gone:
             return
-        prints = self.prints.get(stream.name)
+        if stream.name in self.marking and self.on_gone is not None:
+            self.on_gone(stream, gone)
+        prints, seen = self.prints.get(stream.name), self.seen.get(stream.name)
         owing = [name for name in self.dues if self.parent_of[name] is stream]
         for row_id in gone:
             for name in owing:
@@ -76,8 +84,8 @@ class Deletions:
                 self.dues[name].paid(row_id)
             if prints is not None:
                 prints.forget(row_id)
-        if stream.name in self.marking and self.on_gone is not None:
-            self.on_gone(stream, gone)
+            if seen is not None:
+                seen.forget(row_id)
 
     def begin_pass(self, stream: Listing) -> None:
         """A reconciliation pass of `stream`'s history starts."""

@@ -99,6 +99,19 @@ class Seen:
             return []  # a narrower read (a shorter lookback): what it did not list may lie below it
         return [row_id for row_id in self.start if row_id not in self.listed]
 
+    def forget(self, row_id: str) -> None:
+        """A row found gone after the window's read (a detail's 404): the next run does not find it gone again."""
+        if self.versions.pop(row_id, None) is not None and SEEN_COUNT in self.record:
+            self.record[SEEN_COUNT] = len(self.versions)
+
+    def hold(self, versions: dict[str, str]) -> None:
+        """Rows found gone whose deletion could not be written: back in the window, so the next run finds them again."""
+        self.versions.update(versions)
+        self.record[SEEN_COUNT] = len(self.versions)
+        for row_id in versions:
+            if self.prints is not None:
+                self.prints.forget(row_id)  # `finish` retired them there
+
     def _retire(self, row_id: str, version: str | None) -> None:
         if self.prints is not None and version is not None:
             self.prints.put(row_id, version)
