@@ -175,8 +175,8 @@ def plan_day(rng: random.Random, day: int, operations: frozenset[str], settings:
     """Draw the day's changes and run operations; `settings` is changed in place."""
     plan = DayPlan(day)
     if day > 1:
-        plan.changes = [op for op in DATA_OPERATIONS if op in operations and rng.random() < 0.5]  # noqa: S311
-    roll = {op: rng.random() for op in RUN_OPERATIONS}  # noqa: S311 - drawn whatever is enabled: seeds stay comparable
+        plan.changes = [op for op in DATA_OPERATIONS if op in operations and rng.random() < 0.5]
+    roll = {op: rng.random() for op in RUN_OPERATIONS}  # drawn whatever is enabled: a seed's days stay comparable
     on = {op for op in RUN_OPERATIONS if op in operations}
     if "toggle_per_parent" in on and day > 1 and roll["toggle_per_parent"] < 0.25:
         stream = rng.choice(TOGGLED)
@@ -223,7 +223,11 @@ def apply_change(rng: random.Random, data: Dataset, change: str, now: float) -> 
         if change == "new_sessions":
             data.insert_session(int(now) - rng.randrange(6 * 3600), scenario=rng.choice(data.scenarios))
         elif change in {"recent_regrades", "old_regrades", "recent_deletions", "old_deletions"}:
-            window = _session_indexes(data, newer_than=recent) if change.startswith("recent") else _session_indexes(data, older_than=old)
+            window = (
+                _session_indexes(data, newer_than=recent)
+                if change.startswith("recent")
+                else _session_indexes(data, older_than=old)
+            )
             if window:
                 index = rng.choice(window)
                 _ = data.grade_session(index) if change.endswith("regrades") else data.delete_session(index)
@@ -237,7 +241,11 @@ def apply_change(rng: random.Random, data: Dataset, change: str, now: float) -> 
             data.insert_page()
         elif change == "source_changes" and data.sources:
             index = rng.randrange(len(data.sources))
-            _ = data.touch_source(index) if rng.random() < 0.5 else data.process_source(index, rng.choice(("ready", "processing")))
+            _ = (
+                data.touch_source(index)
+                if rng.random() < 0.5
+                else data.process_source(index, rng.choice(("ready", "processing")))
+            )
         elif change == "new_scenarios":
             data.add_scenario()
         elif change == "members_leaving" and len(data.members) > 3:
@@ -267,18 +275,18 @@ class ApiClock:
 def api_clock(sim: Simulator) -> Iterator[None]:
     """While the tap runs, its local clock is the simulator's (restored after, whatever happens)."""
     modules = [importlib.import_module(name) for name in CLOCK_READERS]
-    saved = [module.time for module in modules]
+    saved = [vars(module)["time"] for module in modules]
     for module in modules:
-        module.time = ApiClock(sim)
+        vars(module)["time"] = ApiClock(sim)
     try:
         yield
     finally:
-        for module, original in zip(modules, saved):
-            module.time = original
+        for module, original in zip(modules, saved, strict=True):
+            vars(module)["time"] = original
 
 
 # -- one run, as Meltano runs it ------------------------------------------------------------------------------------
-class Killed(BaseException):  # noqa: N818 - it is a kill, not an error the tap may catch
+class Killed(BaseException):
     """kill -9: raised from stdout once the run wrote its allowed messages (BaseException: no `except Exception` stops it)."""
 
 
@@ -324,7 +332,9 @@ class RunResult:
         return states[-1] if states else None
 
 
-def run_once(config: dict[str, t.Any], catalog: dict[str, t.Any], state: dict[str, t.Any] | None, kill_at: int | None) -> RunResult:
+def run_once(
+    config: dict[str, t.Any], catalog: dict[str, t.Any], state: dict[str, t.Any] | None, kill_at: int | None
+) -> RunResult:
     """One tap run in this process; a run killed at message `kill_at` keeps only the messages before it."""
     raw = KillableStdout(kill_at)
     stdout = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
@@ -482,7 +492,7 @@ class Soak:
         if unknown:
             msg = f"unknown operations: {', '.join(sorted(unknown))}"
             raise ValueError(msg)
-        self.rng = random.Random(self.seed)
+        self.rng = random.Random(self.seed)  # noqa: S311 - a seeded workload, not a secret
         self.settings = first_settings(self.operations)
 
     def run(self) -> Soak:
@@ -625,7 +635,9 @@ def differs(expected: Row, landed: Row | None, ignored: set[str]) -> str:
         return ""
     names = [k for k in expected if k not in ignored and _json(expected[k]) != _json(landed.get(k))]
     extra = [
-        k for k, v in landed.items() if k not in expected and k not in ignored and v is not None and not k.startswith(("_sdc_", "_exec_"))
+        k
+        for k, v in landed.items()
+        if k not in expected and k not in ignored and v is not None and not k.startswith(("_sdc_", "_exec_"))
     ]
     shown = [f"{k}: {landed.get(k)!r:.60} != API {expected.get(k)!r:.60}" for k in names + extra]
     return "; ".join(shown)
