@@ -1,0 +1,47 @@
+"""The many-day soak (tests/soak.py) on a few seeds, with the operations the current code keeps every promise under.
+
+Each operation left out here breaks an invariant today; `python benchmarks/soak.py --only OP` shows it (issue 24).
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+import pytest
+
+from tests.soak import DATA_OPERATIONS, soak
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+#: Operations that hold on the current code. Not yet (issue 24), each shown by `benchmarks/soak.py --only OP --seeds 1
+#: --days 15` (seed 1) unless said:
+#: - toggle_per_parent: warehouse, sessions deleted upstream stay (stale) after session_details is deselected on a
+#:   day with kills and max_requests; without kills, max_requests and schema_contract, versions of pages unchanged
+#:   since knowledge_hub_page_versions was selected on day 5 never arrive (missing);
+#: - start_date: warehouse, session_details missing for sessions a lowered start_date brought in;
+#: - api_drift: warehouse, `scenarios.extra_note` and `score__v_string` keep the drifted value once the API is back;
+#: - stream_map: run-failed, KeyError 'user' (the map on a sessions deletion record), then stale sessions;
+#: - small_budget: budget, a run killed after its last STATE spent requests the next run of the day does not count;
+#: - hourly_rerun: budget, a second run of a spent day sends one request (`--operations` this set less kills, plus
+#:   small_budget and hourly_rerun, `--first-seed 3 --seeds 1 --days 15`: day 7, 14 requests, budget 13).
+PASSING = frozenset({*DATA_OPERATIONS, "activate_version", "schema_contract", "kills", "max_requests"})
+DAYS = 15
+
+
+@pytest.fixture
+def quiet_logs() -> Iterator[None]:
+    """The tap logs every request at INFO: a failure should show the violations, not thousands of log lines."""
+    logging.disable(logging.WARNING)
+    yield
+    logging.disable(logging.NOTSET)
+
+
+@pytest.mark.usefixtures("quiet_logs")
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_soak_keeps_every_promise(seed: int) -> None:
+    result = soak(seed, DAYS, PASSING)
+    assert result.runs > DAYS
+    assert result.kills
+    assert not result.violations, "\n".join(map(str, result.violations))
