@@ -157,13 +157,17 @@ def test_every_ten_minutes_when_another_client_spent_the_apis_day(make_sim: Call
 
 
 def test_a_budget_above_the_apis_limit_stops_at_the_apis_429(make_sim: Callable[..., Simulator], tmp_path: Path) -> None:
-    """`daily_request_budget` set above the API's limit: the API's 429 ends the day, as cleanly as the tap's budget."""
-    sim = make_sim(data=_data(), limits=Limits(daily=LIMIT), clock_offset=_at(2))
+    """`daily_request_budget` set above the API's limit: the API's 429 ends the day, as cleanly as the tap's budget.
+
+    Its body names the daily limit; the wait it asks for (2 hours) is the API's to choose, and is held.
+    """
+    sim = make_sim(data=_data(), limits=Limits(daily=LIMIT, daily_retry_after=7200), clock_offset=_at(2))
     runs = Schedule(sim, tmp_path, daily_request_budget=LIMIT * 3)
     first = runs.run()
     _spent_quietly(first, "daily limit", most=LIMIT + 1)
     assert (first.requests, sim.stats.count(429)) == (LIMIT + 1, 1)
     assert first.out.records("session_details") or first.out.records("sessions")
+    assert runs.state["budget"]["hold"]["until"][11:16] == "04:00"  # type: ignore[index]
     runs.later(3600)
     _spent_quietly(runs.run(), "daily limit", most=0)
 
@@ -171,12 +175,18 @@ def test_a_budget_above_the_apis_limit_stops_at_the_apis_429(make_sim: Callable[
 def test_a_429_naming_no_limit_that_ends_at_the_apis_midnight_is_the_daily_limit(
     make_sim: Callable[..., Simulator], tmp_path: Path
 ) -> None:
-    """The body does not say which limit, but the wait it asks for ends when the API's day does."""
+    """The body does not say which limit, but the wait it asks for ends when the API's day does (within a minute).
+
+    The tap holds off until the API's midnight itself, not a second before.
+    """
     sim = make_sim(data=_data(), clock_offset=_at(20))
-    body = {"error": {"type": "rate_limited", "message": "Too many requests"}, "retry_after": sim.seconds_to_midnight()}
+    wait = sim.seconds_to_midnight() - 30
+    body = {"error": {"type": "rate_limited", "message": "Too many requests"}, "retry_after": wait}
     sim.answer("/sessions", 429, json.dumps(body).encode())
     runs = Schedule(sim, tmp_path)
     _spent_quietly(runs.run(), "daily limit")
+    midnight = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sim.now() + sim.seconds_to_midnight()))
+    assert midnight <= runs.state["budget"]["hold"]["until"] <= midnight[:-3] + "02Z"  # type: ignore[index]
     runs.later(1800)
     _spent_quietly(runs.run(), "daily limit", most=0)
 
