@@ -12,7 +12,7 @@ import requests
 
 from tap_exec.errors import EXIT_DONE, EXIT_RATE_LIMITED
 from tap_exec.simulator import Counts, Faults, Limits, build
-from tests.helpers import catalog_for, fast_config, parse, recent, run_cli, write_json
+from tests.helpers import catalog_for, fast_config, parse, recent, run_cli, time_passes, write_json
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,8 +46,7 @@ class Ran:
 class Schedule:
     """Runs of tap-exec as a scheduler starts them, each from the last one's state, with time passing between them.
 
-    `later(s)` moves both clocks `s` seconds on: the API's (the simulator's) and the tap's, whose clock is the wall
-    clock plus the offset its state remembers; `sim.advance` alone would be the tap's clock stepping back.
+    `later(s)` moves both clocks `s` seconds on (helpers.time_passes).
     """
 
     def __init__(self, sim: Simulator, tmp_path: Path, **settings: t.Any) -> None:
@@ -77,9 +76,7 @@ class Schedule:
 
     def later(self, seconds: float) -> None:
         """`seconds` pass on both clocks."""
-        self.sim.advance(seconds)
-        if self.state is not None and "budget" in self.state:
-            self.state["budget"]["offset"] += round(seconds)
+        time_passes(self.sim, self.state, seconds)
 
     def taps_seconds_to_midnight(self) -> float:
         """Seconds to the API's next midnight by the tap's estimate (the wall clock plus the state's offset)."""
