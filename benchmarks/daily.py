@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 from tap_exec.simulator import Counts, Dataset, Limits, Simulator, build  # noqa: E402
 from tap_exec.simulator.data import EPOCH_NOW  # noqa: E402
 from tests.expected import ENDPOINTS, per_parent_stream, served  # noqa: E402
-from tests.helpers import fast_config, run_tap  # noqa: E402
+from tests.helpers import fast_config, run_tap, time_passes  # noqa: E402
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -267,7 +267,7 @@ def busy_week(  # noqa: PLR0913 - every size is a knob
         state: dict[str, t.Any] | None = None
         for day in range(days + 1):
             if day:
-                sim.advance(DAY)
+                time_passes(sim, state, DAY)  # on the tap's clock too: a spent day sends nothing before its midnight
                 sim.limits = Limits(daily=budget, style="body")
                 config = fast_config(sim, **settings(REFRESH_DAYS, daily_request_budget=budget))
             practise_on(day)

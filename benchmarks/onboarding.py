@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE.parent))
 from tap_exec.simulator import Counts, Dataset, Limits, Simulator, build  # noqa: E402
 from tap_exec.simulator.data import EPOCH_NOW  # noqa: E402
 from tests.expected import ENDPOINTS, expected_records  # noqa: E402
-from tests.helpers import Output, fast_config, run_tap  # noqa: E402
+from tests.helpers import Output, fast_config, run_tap, time_passes  # noqa: E402
 
 DAY = 86_400
 ALL = set(ENDPOINTS)
@@ -181,7 +181,7 @@ def onboard(  # noqa: PLR0913 - every size is a knob
     with Simulator(data, limits=Limits(daily=budget, style="body"), clock_offset=start + RUN_AT - time.time()) as sim:
         config = fast_config(sim, daily_request_budget=budget)
         for day in range(1, max_days + 1):
-            sim.advance(DAY)
+            time_passes(sim, state, DAY)  # on the tap's clock too: a spent day sends nothing before its midnight
             add_sessions(data, per_day, start + day * DAY, rng)
             mark = sim.stats.requests
             out = run_tap(config, selected=ALL, state=state, stop_ok=True)

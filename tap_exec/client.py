@@ -21,7 +21,7 @@ from typing_extensions import override
 from tap_exec import schemas
 from tap_exec.decoding import json_body
 from tap_exec.deleted import DELETED_AT, always_included, map_definitions, messages
-from tap_exec.errors import ExecAPIError, ExecTapError, RetriesExhaustedError
+from tap_exec.errors import ExecAPIError, ExecTapError, RetriesExhaustedError, day_over
 from tap_exec.http import (
     MISCONFIGURED,
     TRANSIENT,
@@ -42,6 +42,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.pagination import BaseAPIPaginator
     from singer_sdk.singerlib import MetadataMapping
 
+    from tap_exec.errors import StopSyncError
     from tap_exec.run import Run
     from tap_exec.run.protocols import Mode
 
@@ -249,16 +250,20 @@ class ExecStream(RESTStream[t.Any]):
 
     @override
     def validate_response(self, response: requests.Response) -> None:
-        """The API's error policy (http.py); a page past the end of a list that shrank is an empty page."""
+        """The API's error policy (http.py); a page past the end of a list that shrank is an empty page.
+
+        Every answer, a refusal too, first sets the run's clock: a 429's `Date` says whether its wait ends at midnight.
+        """
+        self.run.day.learn(response.headers.get("Date"))
         if not (self.paginated and past_the_end(response)):
             check_response(response, paginated=self.paginated, missing_parent_ok=self.missing_parent_ok)
 
     @override
     def request_decorator(self, func: Callable[..., requests.Response]) -> Callable[..., requests.Response]:
         """Retry transient failures through `backoff`; turn giving up into one clear line."""
-        governor, day = self.run.governor, self.run.day
+        governor = self.run.governor
         retrying = backoff.on_exception(
-            lambda: retry_waits(self.config, lambda wait: governor.waited_out(self.name, wait), day.spent_by_api),
+            lambda: retry_waits(self.config, lambda wait: governor.waited_out(self.name, wait), self._held_off),
             TRANSIENT,
             max_tries=None,  # the wait generator owns the budget: 429 waits do not spend it
             jitter=None,  # the wait generator jitters, so a server-given wait is never shortened
@@ -284,6 +289,11 @@ class ExecStream(RESTStream[t.Any]):
 
         return call
 
+    def _held_off(self, wait: float, said: str, daily: bool) -> StopSyncError:
+        """A 429 asked for more than `max_wait_seconds`: the state remembers until when, and the run stops (errors.day_over)."""
+        self.run.day.hold(wait, said, daily=daily)
+        return day_over(self.run.day)
+
     @override
     def backoff_handler(self, details: t.Any) -> None:
         """One log line per wait, saying why and for how long."""
@@ -301,14 +311,13 @@ class ExecStream(RESTStream[t.Any]):
 
     @override
     def _request(self, prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
-        """Send one request; every try passes the run's shared rate limiter and budgets first, and sets its clock."""
+        """Send one request; every try passes the run's shared rate limiter and budgets first."""
         governor = self.run.governor
         governor.acquire(self.name)
         try:
             response = super()._request(prepared_request, context)
         finally:
             governor.settle()
-        self.run.day.learn(response.headers.get("Date"))
         return response
 
     @override

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import typing as t
 from http import HTTPStatus
 
@@ -12,11 +13,11 @@ if t.TYPE_CHECKING:
 
     from tap_exec.run.budget import ApiDay
 
-EXIT_DONE = 0  # also when today's request budget ends the run: the state is saved, tomorrow's run continues
+EXIT_DONE = 0  # also when the day is spent (the tap's budget, or the API's daily limit): the next day's run continues
 EXIT_FAILED = 1  # a permanent error: fix the cause, then run again
 EXIT_BUDGET = 3  # `max_requests` reached: state is saved, run again to continue
 EXIT_OWED = 4  # every other stream is done, but some parents' children kept failing: they are owed to the next run
-EXIT_RATE_LIMITED = 75  # the API asked for a wait longer than `max_wait_seconds` (EX_TEMPFAIL): run again later
+EXIT_RATE_LIMITED = 75  # a wait longer than `max_wait_seconds`, not the daily limit (EX_TEMPFAIL): run again later
 
 # What a user can do about each status (NOTES.md: the API's error types).
 ADVICE: dict[int, str] = {
@@ -44,9 +45,12 @@ class ParentNotFoundError(ExecAPIError):
 class RetryableError(RetriableAPIError):
     """A transient failure (5xx, 429, truncated body) worth another try."""
 
-    def __init__(self, message: str, response: requests.Response | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, response: requests.Response | None = None, retry_after: float | None = None, said: str = ""
+    ) -> None:
         super().__init__(message, response)
         self.retry_after = retry_after
+        self.said = said  # a 429's own words (`type/code: message`): which limit it is
 
 
 class RetriesExhaustedError(ExecTapError):
@@ -58,9 +62,17 @@ class StopSyncError(ExecTapError):
 
 
 class WaitTooLongError(StopSyncError):
-    """The API asked for a wait longer than `max_wait_seconds` (typically the daily limit)."""
+    """The API asked for a wait longer than `max_wait_seconds`, and not for its daily limit (a maintenance window)."""
 
     exit_code = EXIT_RATE_LIMITED
+
+    def __init__(self, day: ApiDay) -> None:
+        hold = day.held() or {}
+        super().__init__(
+            f"The Exec API answered 429 ({hold.get('said') or 'no reason given'}) and asked for no request until "
+            f"{_until(day, hold)}: longer than `max_wait_seconds`, and not its daily limit. No request is sent before "
+            "then; state is saved; run again after that time."
+        )
 
 
 class BudgetReachedError(StopSyncError):
@@ -87,25 +99,42 @@ def describe_http_error(response: requests.Response, endpoint: str) -> str:
 
 
 class DayBudgetSpentError(StopSyncError):
-    """Today's `daily_request_budget` is spent: a normal end for a backfill, so the exit status is 0."""
+    """The API's day is spent (`daily_request_budget`, or the API's daily limit): a normal end, so the exit status is 0."""
 
     exit_code = EXIT_DONE
 
     def __init__(self, day: ApiDay) -> None:
-        hours, rest = divmod(int(day.seconds_to_midnight()), 3600)
-        until = day.blocked()
-        if until:
-            self.exit_code = EXIT_RATE_LIMITED
+        hold = day.held()
+        spent = f"{day.record['spent']:,} of {day.limit:,} requests on the API's day {day.record['day']}"
+        if hold:
+            why = "" if day.record["spent"] >= day.limit else ": another client shares the key, or the budget is above it"
             super().__init__(
-                f"The Exec API's daily limit holds until {until} (it answered 429 and asked to wait). "
-                "State is saved; run again after that."
+                f"The Exec API's daily limit is reached ({hold['said'] or 'HTTP 429'}; tap-exec's `daily_request_budget`: "
+                f"{spent}{why}). State is saved; no request before {_until(day, hold)}, and the next run after then "
+                "continues."
             )
             return
         super().__init__(
-            f"Today's request budget is spent ({day.record['spent']:,} of {day.limit:,} requests on the API's day "
-            f"{day.record['day']}, `daily_request_budget`). State is saved; the next run continues after 00:00 UTC "
-            f"(in {hours}h{rest // 60:02d}m)."
+            f"Today's request budget is spent ({spent}, `daily_request_budget`). State is saved; the next run "
+            f"continues after 00:00 UTC by the API's clock (in {_span(day.seconds_to_midnight())})."
         )
+
+
+def day_over(day: ApiDay) -> StopSyncError:
+    """Why this run may send no more requests: the day is spent (exit 0), or the API holds it off for another reason."""
+    hold = day.held()
+    return WaitTooLongError(day) if hold and not hold["daily"] else DayBudgetSpentError(day)
+
+
+def _until(day: ApiDay, hold: dict[str, t.Any]) -> str:
+    """`2026-12-03T00:00:00Z by the API's clock (in 3h12m)`."""
+    return f"{hold['until']} by the API's clock (in {_span(day.seconds_to(hold['until']))})"
+
+
+def _span(seconds: float) -> str:
+    """`3h12m`, in whole minutes rounded up."""
+    hours, minutes = divmod(max(0, math.ceil(seconds / 60)), 60)
+    return f"{hours}h{minutes:02d}m"
 
 
 class ParentsOwedError(ExecTapError):

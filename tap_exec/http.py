@@ -20,10 +20,12 @@ from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
 from tap_exec.decoding import json_body, replace_body, shape_problem
-from tap_exec.errors import ExecAPIError, ParentNotFoundError, RetryableError, WaitTooLongError, describe_http_error
+from tap_exec.errors import ExecAPIError, ParentNotFoundError, RetryableError, describe_http_error
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Generator, Mapping
+
+    from tap_exec.errors import StopSyncError
 
 TRANSIENT = (
     RetriableAPIError,
@@ -41,6 +43,8 @@ TOO_MANY_REQUESTS = 429
 SERVER_ERROR = 500
 NOT_FOUND = 404
 BAD_REQUEST = 400
+#: A 429 whose error names the daily limit (the simulator: `Daily request limit exceeded`; NOTES.md: 1,000 a day).
+DAILY = re.compile(r"(?<![a-z])(daily|per[ _]day|/day)(?![a-z])", re.IGNORECASE)
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
@@ -63,6 +67,19 @@ def retry_after_seconds(response: requests.Response) -> float | None:
             with contextlib.suppress(TypeError, ValueError):  # an unreadable date: fall back to backoff
                 asked.append(email.utils.parsedate_to_datetime(header).timestamp() - time.time())
     return max(0.0, *asked) if asked else None
+
+
+def what_429_says(response: requests.Response) -> str:
+    """The API's words for a refusal: `type/code: message` from its error envelope, or '' if it gives none."""
+    try:
+        error = json_body(response).get("error")
+    except (ValueError, AttributeError):
+        return ""
+    if not isinstance(error, dict):
+        return ""
+    kind = "/".join(str(error[k]) for k in ("type", "code") if error.get(k))
+    message = str(error.get("message") or "")
+    return f"{kind}: {message}" if kind and message else kind or message
 
 
 def past_the_end(response: requests.Response) -> bool:
@@ -89,8 +106,11 @@ def check_response(response: requests.Response, *, paginated: bool, missing_pare
     status = response.status_code
     endpoint = urlparse(response.url).path
     if status == TOO_MANY_REQUESTS or status >= SERVER_ERROR:
-        wait = retry_after_seconds(response) if status == TOO_MANY_REQUESTS else None
-        raise RetryableError(f"GET {endpoint} -> {status} {response.reason}", response, retry_after=wait)
+        if status == TOO_MANY_REQUESTS:
+            said = what_429_says(response)
+            wait = retry_after_seconds(response)
+            raise RetryableError(f"GET {endpoint} -> {status} {response.reason}", response, retry_after=wait, said=said)
+        raise RetryableError(f"GET {endpoint} -> {status} {response.reason}", response)
     if REDIRECT <= status < BAD_REQUEST:
         target = urlparse(response.headers.get("Location", ""))
         msg = (
@@ -121,11 +141,12 @@ def check_response(response: requests.Response, *, paginated: bool, missing_pare
 
 
 def retry_waits(
-    config: Mapping[str, t.Any], waited: Callable[[float], None], daily_limit: Callable[[float], None]
+    config: Mapping[str, t.Any], waited: Callable[[float], None], held_off: Callable[[float, str, bool], StopSyncError]
 ) -> Generator[float, BaseException | None, None]:
     """Waits between tries: exactly what a 429 asks for, else exponential backoff with jitter.
 
-    A wait longer than `max_wait_seconds` (the daily limit) ends the run cleanly, and today's budget is spent.
+    A wait longer than `max_wait_seconds` ends the run cleanly with the stop `held_off(wait, said, names_daily)`
+    gives: the API's day is spent (its daily limit), or something else holds it off.
     """
     failures = 0
     exc = yield 0.0  # backoff primes the generator with a first send(None)
@@ -133,13 +154,8 @@ def retry_waits(
         asked = getattr(exc, "retry_after", None)
         if asked is not None:
             if asked > float(config["max_wait_seconds"]):
-                daily_limit(asked)
-                msg = (
-                    f"The Exec API asked to wait {asked:.0f}s (rate limit; the daily limit is 1,000 requests), "
-                    f"more than `max_wait_seconds` ({config['max_wait_seconds']}). State is saved; "
-                    f"run again after {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(time.time() + asked))}."
-                )
-                raise WaitTooLongError(msg)
+                said = str(getattr(exc, "said", ""))
+                raise held_off(asked, said, bool(DAILY.search(said)))
             wait = asked + random.uniform(0, min(0.5, asked * 0.05))  # noqa: S311 - jitter, not crypto
             waited(wait)
             exc = yield wait

@@ -134,7 +134,10 @@ SETTINGS = th.PropertiesList(
         th.NumberType(minimum=0),
         default=900,
         title="Max wait",
-        description="Longest `retry_after` the tap waits out; a longer one (the daily limit) stops the run cleanly.",
+        description=(
+            "Longest `retry_after` the tap waits out; a longer one stops the run cleanly (exit 0 for the API's daily "
+            "limit, 75 for any other wait), and later runs send nothing until it is over."
+        ),
     ),
     th.Property(
         "daily_request_budget",

@@ -149,6 +149,16 @@ def run_tap(
     return out
 
 
+def time_passes(sim: Simulator, state: dict[str, t.Any] | None, seconds: float) -> None:
+    """`seconds` pass on both clocks: the API's (the simulator's) and the tap's, the wall clock plus its state's offset.
+
+    `sim.advance` alone is the tap's clock falling behind the API's: after a spent day it waits for its own midnight.
+    """
+    sim.advance(seconds)
+    if state is not None and isinstance(state.get("budget"), dict):
+        state["budget"]["offset"] = int(state["budget"].get("offset", 0)) + round(seconds)
+
+
 def run_cli(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run `tap-exec` as a separate process, as Meltano would."""
     return subprocess.run(

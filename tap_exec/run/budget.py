@@ -8,7 +8,11 @@ import typing as t
 from datetime import datetime, timezone
 
 CLOCK_SLACK = 2.0  # seconds: the `Date` header counts whole seconds, and a response takes time
-BUDGET = "budget"  # the state's top-level key: {"day": "YYYY-MM-DD", "spent": n, "offset": seconds}
+#: Seconds before the API's midnight, by the estimated clock, from which a spent day allows one request to read the clock.
+CLOCK_DOUBT = 60.0
+#: A 429 whose wait ends this close to the API's midnight is its daily limit, whatever its body says.
+MIDNIGHT_SLACK = 60.0
+BUDGET = "budget"  # the state's top-level key: {"day": "YYYY-MM-DD", "spent": n, "offset": seconds, "hold": {…}}
 
 
 class ApiDay:
@@ -27,12 +31,14 @@ class ApiDay:
             "spent": int(record.get("spent", 0)),
             "offset": int(record.get("offset", 0)),
         }
-        if isinstance(record.get("blocked_until"), str):
-            self.record["blocked_until"] = record["blocked_until"]
+        hold = _hold(record)
+        if hold:
+            self.record["hold"] = hold
         state[BUDGET] = self.record
         self.limit = limit
         self.spent_this_run = 0
         self.learned = False  # True once a response's `Date` told the API's clock
+        self._counted = {self.record["day"]: self.record["spent"]}  # what the state said was spent, by day
 
     def now(self) -> datetime:
         """The API's time now, as best known."""
@@ -47,12 +53,19 @@ class ApiDay:
         now = self.now()
         return 86_400 - (now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6)
 
+    def seconds_to(self, moment: str) -> float:
+        """Seconds from the API's now to `moment` (an ISO date-time by the API's clock)."""
+        return (parse_moment(moment) - self.now()).total_seconds()
+
     def _roll(self, *, corrected: bool = False) -> None:
-        """A new API day starts a new count; a clock just corrected means this run's requests were today's."""
+        """A new API day starts a new count; a clock just corrected means this run's requests were today's.
+
+        A correction back to the day the state counted (an estimate that ran past the API's midnight) keeps its count.
+        """
         today = self.today()
         if self.record["day"] != today:
             self.record["day"] = today
-            self.record["spent"] = self.spent_this_run if corrected else 0
+            self.record["spent"] = self._counted.get(today, 0) + (self.spent_this_run if corrected else 0)
 
     def learn(self, date_header: str | None) -> None:
         """Set the clock from a response's `Date` header (an unreadable one is ignored)."""
@@ -72,31 +85,47 @@ class ApiDay:
         self._roll(corrected=corrected)
 
     def left(self) -> int:
-        """Requests today's budget still allows (none while the API's own limit holds us off).
+        """Requests today's budget still allows (none while the API holds us off).
 
-        Before the run's first response the API's day is a guess from the offset the state remembers: a spent budget
-        then still allows one request, whose `Date` says whether a new day began (a clock stepped back, a paused VM).
+        Before the run's first response the API's day is an estimate from the offset the state remembers. A spent day
+        allows no request, except within `CLOCK_DOUBT` of the estimated midnight: then one, as the run's first, whose
+        `Date` says whether the API's new day began. A clock that fell behind the API's delays the new day that long.
         """
         self._roll()
-        if self.blocked():
+        if self.held():
             return 0
         left = max(0, self.limit - int(self.record["spent"]))
-        return left or (0 if self.learned else 1)
+        if left or self.learned or self.spent_this_run:
+            return left
+        return 1 if self.seconds_to_midnight() <= CLOCK_DOUBT else 0
 
-    def blocked(self) -> str | None:
-        """Until when the API's daily limit holds (a 429 asked for a longer wait than `max_wait_seconds`), if it does."""
-        until = self.record.get("blocked_until")
-        return until if isinstance(until, str) and until > iso(self.now()) else None
+    def held(self) -> dict[str, t.Any] | None:
+        """The wait the API asked for (a 429 longer than `max_wait_seconds`), while it lasts; a past one is forgotten."""
+        hold = self.record.get("hold")
+        if hold and hold["until"] > iso(self.now()):
+            return t.cast("dict[str, t.Any]", hold)
+        self.record.pop("hold", None)
+        return None
+
+    def hold(self, wait: float, said: str, *, daily: bool) -> None:
+        """The API refused a request and asked for `wait` seconds: no request until then.
+
+        It is the daily limit when its body says so (`daily`), or when the wait ends at the API's midnight (by the
+        `Date` of that 429) whatever the body says; otherwise something else holds the API (a maintenance window).
+        """
+        midnight = self.seconds_to_midnight()
+        at_midnight = abs(wait - midnight) <= MIDNIGHT_SLACK
+        if at_midnight:
+            wait = max(wait, midnight)  # not a second before the API's new day (the `Date` header is in whole seconds)
+        until = datetime.fromtimestamp(time.time() + self.record["offset"] + wait, tz=timezone.utc)
+        daily = daily or at_midnight
+        self.record["hold"] = {"until": iso(until), "daily": daily, "said": said}
 
     def spend(self) -> None:
         """One request was sent."""
         self._roll()
         self.record["spent"] += 1
         self.spent_this_run += 1
-
-    def spent_by_api(self, wait: float) -> None:
-        """The API refused a request for its daily limit: no request until the wait it asked for is over."""
-        self.record["blocked_until"] = iso(datetime.fromtimestamp(time.time() + self.record["offset"] + wait, tz=timezone.utc))
 
 
 def parse_moment(value: str) -> datetime:
@@ -108,6 +137,18 @@ def parse_moment(value: str) -> datetime:
 def iso(moment: datetime) -> str:
     """The API's date-time format (`2026-03-15T14:30:00Z`)."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _hold(record: dict[str, t.Any]) -> dict[str, t.Any] | None:
+    """The state's hold, well formed (a `blocked_until` of earlier versions was the daily limit's)."""
+    hold = record.get("hold")
+    if not isinstance(hold, dict):
+        hold = {"until": record.get("blocked_until")}
+    try:
+        until = iso(parse_moment(hold["until"]))
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return {"until": until, "daily": bool(hold.get("daily", True)), "said": str(hold.get("said", ""))}
 
 
 def _well_formed(record: t.Any) -> bool:  # noqa: ANN401 - whatever the state holds

@@ -7,7 +7,7 @@ import time
 import typing as t
 from collections import Counter, defaultdict, deque
 
-from tap_exec.errors import BudgetReachedError, DayBudgetSpentError
+from tap_exec.errors import BudgetReachedError, day_over
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -47,7 +47,7 @@ class RequestGovernor:
                 )
                 raise BudgetReachedError(msg)
             if self.day.left() <= 0:
-                raise DayBudgetSpentError(self.day)
+                raise day_over(self.day)
             now = time.monotonic()
             while self.sent and now - self.sent[0] >= self.window:
                 self.sent.popleft()
