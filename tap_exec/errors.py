@@ -15,7 +15,7 @@ if t.TYPE_CHECKING:
 EXIT_DONE = 0  # also when today's request budget ends the run: the state is saved, tomorrow's run continues
 EXIT_FAILED = 1  # a permanent error: fix the cause, then run again
 EXIT_BUDGET = 3  # `max_requests` reached: state is saved, run again to continue
-EXIT_OWED = 4  # every other stream is done, but some parents' children kept failing: they are owed to the next run
+# 4 is no longer used: a parent whose children keep failing is data (fetch_failures), not a failed run (README)
 EXIT_RATE_LIMITED = 75  # the API asked for a wait longer than `max_wait_seconds` (EX_TEMPFAIL): run again later
 
 # What a user can do about each status (NOTES.md: the API's error types).
@@ -106,12 +106,6 @@ class DayBudgetSpentError(StopSyncError):
             f"{day.record['day']}, `daily_request_budget`). State is saved; the next run continues after 00:00 UTC "
             f"(in {hours}h{rest // 60:02d}m)."
         )
-
-
-class ParentsOwedError(ExecTapError):
-    """The run finished everything else, but children of some parents kept failing: owed to the next run."""
-
-    exit_code = EXIT_OWED
 
 
 class SchemaDriftError(StopSyncError):
