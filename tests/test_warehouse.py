@@ -404,6 +404,29 @@ def test_a_failing_parent_fails_dbt_build_after_the_marts_are_built(make_sim: t.
     assert details == [{"n": 1}]
 
 
+def test_a_session_deleted_while_its_details_were_deselected_leaves_staging(
+    make_sim: t.Callable[..., Simulator], tmp_path: Path
+) -> None:
+    """Its sessions row is marked but its detail row never is: staging derives that the detail is gone."""
+    sim = make_sim(data=recent(build(8, Counts.scaled(0.2, sessions=60))))
+    env = {**meltano_env_for(sim, tmp_path), "TAP_EXEC_MAX_REQUESTS_PER_MINUTE": "100000"}
+    every = {**env, "TAP_EXEC__SELECT": json.dumps(["*.*"])}
+    rows = _duckdb_rows(env["DBT_DUCKDB_PATH"])
+    meltano(["run", "tap-exec", "target-duckdb"], every)
+    gone = sim.data.delete_session(len(sim.data.sessions) - 2)  # minutes old: the next window read misses it
+    meltano(["run", "tap-exec", "target-duckdb"], env)  # the default selection: session_details deselected
+    result = meltano(["run", "tap-exec", "target-duckdb", "dbt-duckdb:build"], every)  # selected again
+    assert "ERROR=0 " in result.stderr, result.stderr[-2000:]  # the relationships test to sessions included
+    marks = {
+        stream: rows(f"select _sdc_deleted_at from exec.{stream} where id = '{gone.id}'")  # noqa: S608
+        for stream in ("sessions", "session_details")
+    }
+    assert marks["sessions"][0]["_sdc_deleted_at"] is not None
+    assert marks["session_details"] == [{"_sdc_deleted_at": None}], "the raw detail row was never marked"
+    staged = {r["session_id"] for r in rows("select session_id from exec_staging.stg_exec__session_details")}
+    assert staged == {s.id for s in sim.data.sessions}
+
+
 def test_dbt_tolerates_a_missing_column_and_fails_clearly_on_a_wrong_schema(meltano_env: dict[str, str]) -> None:
     """A table an older tap-exec loaded without a column still builds (the column is null).
 
