@@ -140,6 +140,34 @@ def test_a_parent_failing_every_day_never_stops_the_pipeline(make_sim: Callable[
     assert "Still owed" not in stderr
 
 
+def test_a_failing_parent_that_leaves_or_is_no_longer_followed_is_settled(make_sim: Callable[..., Simulator]) -> None:
+    """Its row says how it stopped failing: gone (deleted upstream), dropped (its stream deselected)."""
+    data = _data(60)
+    sim = make_sim(data=data)
+    old, leaving, staying = data.sessions[5], data.sessions[-2], data.sessions[-3]
+    for session in (old, leaving, staying):
+        sim.answer(f"/sessions/{session.id}", 500, _error("api_error", 500))  # for good
+    config, selected = fast_config(sim, max_retries=0), DETAILS | {"fetch_failures"}
+    first = run_tap(config, selected=selected)
+    assert sorted(_failure_rows(first)) == sorted(("session_details", s.id, 1, False, None) for s in (old, leaving, staying))
+    data.delete_session(data.sessions.index(leaving))  # minutes old: the next window read proves it gone
+    data.delete_session(data.sessions.index(old))  # months old: its 404, asked back of the list, proves it gone
+    sim.heal(f"/sessions/{old.id}")
+    second = run_tap(config, selected=selected, state=first.last_state)
+    assert sorted(_failure_rows(second)) == sorted(
+        [
+            ("session_details", old.id, 1, False, "gone"),
+            ("session_details", leaving.id, 1, False, "gone"),
+            ("session_details", staying.id, 1, False, None),
+        ]
+    )
+    third = run_tap(config, selected={"sessions", "fetch_failures"}, state=second.last_state)
+    assert _failure_rows(third) == [("session_details", staying.id, 1, False, "dropped")]
+    assert all(r["resolved_at"] for r in third.records("fetch_failures"))
+    fourth = run_tap(config, selected={"sessions", "fetch_failures"}, state=third.last_state)
+    assert fourth.records("fetch_failures") == [], "written once"
+
+
 def test_a_404_once_for_a_listed_parent_is_fetched_next_run(make_sim: Callable[..., Simulator], tmp_path: Path) -> None:
     """A replica behind: the detail answers 404 once while the session is listed; it stays owed and arrives next run."""
     data = _data()
