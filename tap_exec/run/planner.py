@@ -233,8 +233,8 @@ class Planner:
         """
         tracker, log = self.run.tracker, self.run.host.logger
         failing = {name: dues.failing() for name, dues in tracker.dues.items() if dues.failing()}
-        for row in tracker.failure_rows():
-            if tracker.on_failure is not None:
+        if tracker.on_failure is not None:
+            for row in tracker.failure_rows():
                 tracker.on_failure(row)
         if not failing:
             return
