@@ -1,4 +1,4 @@
-"""ExecChildStream, a per-parent endpoint, and the fetch log that lets the warehouse replace a parent's child rows.
+"""ExecChildStream (a per-parent endpoint), the fetch log, and the failures of parents whose children did not arrive.
 
 A per-parent list (a scenario's participants, a skill's proficiency, a page's versions) says nothing of the rows it
 no longer returns. Every row of one fetch carries `_exec_fetched_at`, the moment the parent's list was fetched, and
@@ -27,6 +27,7 @@ if t.TYPE_CHECKING:
 #: The column on every row of a per-parent list: when its parent's list was fetched.
 FETCHED_AT = "_exec_fetched_at"
 FETCH_LOG = "fetch_log"
+FETCH_FAILURES = "fetch_failures"
 
 
 def fetch_moment(now: datetime) -> str:
@@ -63,6 +64,30 @@ class FetchLogStream(ExecStream):
             self._write_record_message(
                 {"stream": child.name, "parent_id": parent_id, "fetched_at": fetched_at, "row_count": rows}
             )
+
+
+class FetchFailuresStream(ExecStream):
+    """Not an endpoint: per stream and parent whose children keep failing, its tries, days and last error (no request).
+
+    A row every run while the parent fails, and one saying how it was settled (fetched, gone, dropped) when it stops:
+    the run's status stays 0, so a failing parent never stops a pipeline; a dbt test fails on the rows (README).
+    """
+
+    name = FETCH_FAILURES
+    path = ""
+    primary_keys = ("stream", "parent_id")
+    paginated = False
+    requested = False
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """Nothing when the lists are read (its SCHEMA is sent then); the planner writes its rows (run/planner.py)."""
+        return iter(())
+
+    def write(self, row: dict[str, t.Any]) -> None:
+        """One failed parent's row, as the run's change tracker built it (run/memory.py `failure_row`)."""
+        self._write_schema_message()
+        self._write_record_message(row)
 
 
 class ExecChildStream(ExecStream):

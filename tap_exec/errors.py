@@ -16,7 +16,7 @@ if t.TYPE_CHECKING:
 EXIT_DONE = 0  # also when the day is spent (the tap's budget, or the API's daily limit): the next day's run continues
 EXIT_FAILED = 1  # a permanent error: fix the cause, then run again
 EXIT_BUDGET = 3  # `max_requests` reached: state is saved, run again to continue
-EXIT_OWED = 4  # every other stream is done, but some parents' children kept failing: they are owed to the next run
+# 4 is no longer used: a parent whose children keep failing is data (fetch_failures), not a failed run (README)
 EXIT_RATE_LIMITED = 75  # a wait longer than `max_wait_seconds`, not the daily limit (EX_TEMPFAIL): run again later
 
 # What a user can do about each status (NOTES.md: the API's error types).
@@ -135,12 +135,6 @@ def _span(seconds: float) -> str:
     """`3h12m`, in whole minutes rounded up."""
     hours, minutes = divmod(max(0, math.ceil(seconds / 60)), 60)
     return f"{hours}h{minutes:02d}m"
-
-
-class ParentsOwedError(ExecTapError):
-    """The run finished everything else, but children of some parents kept failing: owed to the next run."""
-
-    exit_code = EXIT_OWED
 
 
 class SchemaDriftError(StopSyncError):

@@ -6,7 +6,7 @@ import typing as t
 
 from typing_extensions import override
 
-from tap_exec.children import ExecChildStream, FetchLogStream
+from tap_exec.children import ExecChildStream, FetchFailuresStream, FetchLogStream
 from tap_exec.client import ExecStream
 from tap_exec.incremental import ExecIncrementalStream
 from tap_exec.run.protocols import Touch
@@ -230,4 +230,5 @@ STREAM_TYPES: tuple[type[ExecStream], ...] = (
     KnowledgeHubSourcesStream,
     KnowledgeHubSourceContentsStream,
     FetchLogStream,  # not an endpoint: when each parent's list was last fetched whole (children.py)
+    FetchFailuresStream,  # not an endpoint: parents whose children keep failing (children.py)
 )

@@ -39,7 +39,7 @@ ENDPOINTS: dict[str, tuple[str, dict[str, str], str | None, str | None, tuple[st
 
 
 #: Streams the tap writes itself, not endpoints (children.py).
-TAP_WRITTEN = {"fetch_log"}
+TAP_WRITTEN = {"fetch_log", "fetch_failures"}
 #: Per-parent lists: every row carries when its parent's list was fetched.
 FETCHED_AT = "_exec_fetched_at"
 LISTS = {"scenario_participants", "skill_proficiency", "knowledge_hub_page_versions"}

@@ -20,5 +20,6 @@ TestTapExec = get_tap_test_class(
     TapExec,
     config=_CONFIG,
     catalog=catalog_for(_CONFIG, _ALL),
-    suite_config=SuiteConfig(max_records_limit=None),
+    # fetch_failures has rows only when a parent's children fail, which this workspace never does
+    suite_config=SuiteConfig(max_records_limit=None, ignore_no_records_for_streams=["fetch_failures"]),
 )

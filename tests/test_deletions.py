@@ -16,7 +16,7 @@ import yaml
 from meltano.core.utils import merge
 from singer_sdk.mapper import md5
 
-from tap_exec.errors import EXIT_OWED
+from tap_exec.errors import EXIT_DONE
 from tap_exec.simulator import Counts, build
 from tap_exec.simulator.data import iso
 from tests.helpers import ROOT, catalog_for, fast_config, parse, recent, run_cli, run_tap, write_json
@@ -341,7 +341,7 @@ def test_an_owed_session_below_a_raised_start_date_is_not_marked(make_sim: Calla
     for n in range(3):
         files = ["--config", write_json(tmp_path, "config.json", config), "--catalog", catalog]
         result = run_cli([*files, "--state", write_json(tmp_path, f"state{n}.json", state)])
-        assert result.returncode == EXIT_OWED, result.stderr[-1000:]  # still owed, with everything else done
+        assert result.returncode == EXIT_DONE, result.stderr[-1000:]  # still owed, with everything else done
         out = parse(result.stdout)
         assert not _deleted(out, "sessions")
         assert old.id in out.last_state["bookmarks"]["session_details"]["changes"]["owed"]  # type: ignore[index]

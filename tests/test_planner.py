@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tap_exec.errors import EXIT_FAILED, EXIT_OWED
+from tap_exec.errors import EXIT_DONE, EXIT_FAILED
+from tap_exec.run.memory import NEEDS_A_HUMAN_DAYS
 from tap_exec.simulator import Counts, build
 from tap_exec.simulator.data import iso
 from tests.expected import ENDPOINTS, by_key, expected_records, per_parent_stream
@@ -55,17 +56,17 @@ def _ids(out: Output, stream: str) -> list[str]:
 
 
 def test_a_poison_child_is_owed_and_blocks_nothing(make_sim: Callable[..., Simulator], tmp_path: Path) -> None:
-    """A detail that answers 500 on every try: everything else lands, the state says what is owed, exit 4; then it heals."""
+    """A detail that answers 500 on every try: everything else lands, the state says what is owed, exit 0; then it heals."""
     data = _data()
     sim = make_sim(data=data)
     victim = data.sessions[-3]
     sim.answer(f"/sessions/{victim.id}", 500, _error("api_error", 500), times=2)  # max_retries 1: both tries fail
     status, stderr, out = _cli(sim, tmp_path, ALL, max_retries=1)
-    assert status == EXIT_OWED
-    errors = [line for line in stderr.splitlines() if "ERROR" in line]
-    assert len(errors) == 1
-    assert victim.id in errors[0]
-    assert "Still owed" in errors[0]
+    assert status == EXIT_DONE
+    assert not [line for line in stderr.splitlines() if "ERROR" in line]
+    warnings = [line for line in stderr.splitlines() if "Still owed" in line]
+    assert len(warnings) == 1
+    assert victim.id in warnings[0]
     for stream in ALL - {"session_details"}:  # every other stream lands whole
         assert by_key(stream, out.records(stream)) == by_key(stream, expected_records(sim, stream)), stream
     assert sorted(_ids(out, "session_details")) == sorted(s.id for s in data.sessions if s.id != victim.id)
@@ -86,6 +87,87 @@ def test_a_poison_child_is_owed_and_blocks_nothing(make_sim: Callable[..., Simul
     assert healed.last_state["bookmarks"]["session_details"]["changes"]["failed"] == {}  # type: ignore[index]
 
 
+def _failure_rows(out: Output) -> list[tuple[t.Any, ...]]:
+    return [
+        (r["stream"], r["parent_id"], r["days_failing"], r["needs_attention"], r["resolution"])
+        for r in out.records("fetch_failures")
+    ]
+
+
+def test_a_parent_failing_every_day_never_stops_the_pipeline(make_sim: Callable[..., Simulator], tmp_path: Path) -> None:
+    """A detail that answers 500 on every run, day after day: exit 0, a WARNING and its row every run; later a human.
+
+    Each run writes the parent's `fetch_failures` row (tries and API days growing); from its 7th API day an ERROR
+    line says it needs a human; once it answers, its row says so and the next run writes none.
+    """
+    data = _data(60)
+    sim = make_sim(data=data)
+    victim = data.sessions[-3]
+    sim.answer(f"/sessions/{victim.id}", 500, _error("api_error", 500))  # for good
+    selected = DETAILS | {"fetch_failures"}
+    state, tries = None, 0
+    for day in range(1, NEEDS_A_HUMAN_DAYS + 1):
+        for _ in range(2 if day == 1 else 1):  # twice on the first API day: more tries, one day
+            status, stderr, out = _cli(sim, tmp_path, selected, state=state, max_retries=0)
+            assert status == EXIT_DONE, stderr[-2000:]
+            stuck = day >= NEEDS_A_HUMAN_DAYS
+            assert _failure_rows(out) == [("session_details", victim.id, day, stuck, None)], day
+            assert out.records("fetch_failures")[0]["tries"] > tries
+            tries = out.records("fetch_failures")[0]["tries"]
+            lines = stderr.splitlines()
+            warnings = [line for line in lines if "Still owed after failing" in line]
+            assert len(warnings) == 1, lines
+            assert victim.id in warnings[0]
+            assert "WARNING" in warnings[0].upper()
+            human = [line for line in lines if "needs a human" in line]
+            assert [victim.id in line and "ERROR" in line.upper() for line in human] == ([True] if stuck else []), day
+            state = out.last_state
+        sim.advance(86_400)
+    row = out.records("fetch_failures")[0]
+    assert row["first_failed_at"] < row["last_failed_at"]
+    assert "500" in row["last_error"]
+    assert {r["id"] for r in out.records("sessions")} >= {s.id for s in data.sessions[-2:]}, "the lists keep landing"
+
+    sim.heal(f"/sessions/{victim.id}")
+    status, _, healed = _cli(sim, tmp_path, selected, state=state, max_retries=0)
+    assert status == EXIT_DONE
+    assert victim.id in _ids(healed, "session_details")
+    assert _failure_rows(healed) == [("session_details", victim.id, NEEDS_A_HUMAN_DAYS, False, "fetched")]
+    assert healed.records("fetch_failures")[0]["tries"] == tries
+    assert healed.records("fetch_failures")[0]["resolved_at"] is not None
+    status, stderr, after = _cli(sim, tmp_path, selected, state=healed.last_state, max_retries=0)
+    assert (status, after.records("fetch_failures")) == (EXIT_DONE, [])
+    assert "Still owed" not in stderr
+
+
+def test_a_failing_parent_that_leaves_or_is_no_longer_followed_is_settled(make_sim: Callable[..., Simulator]) -> None:
+    """Its row says how it stopped failing: gone (deleted upstream), dropped (its stream deselected)."""
+    data = _data(60)
+    sim = make_sim(data=data)
+    old, leaving, staying = data.sessions[5], data.sessions[-2], data.sessions[-3]
+    for session in (old, leaving, staying):
+        sim.answer(f"/sessions/{session.id}", 500, _error("api_error", 500))  # for good
+    config, selected = fast_config(sim, max_retries=0), DETAILS | {"fetch_failures"}
+    first = run_tap(config, selected=selected)
+    assert sorted(_failure_rows(first)) == sorted(("session_details", s.id, 1, False, None) for s in (old, leaving, staying))
+    data.delete_session(data.sessions.index(leaving))  # minutes old: the next window read proves it gone
+    data.delete_session(data.sessions.index(old))  # months old: its 404, asked back of the list, proves it gone
+    sim.heal(f"/sessions/{old.id}")
+    second = run_tap(config, selected=selected, state=first.last_state)
+    assert sorted(_failure_rows(second)) == sorted(
+        [
+            ("session_details", old.id, 1, False, "gone"),
+            ("session_details", leaving.id, 1, False, "gone"),
+            ("session_details", staying.id, 1, False, None),
+        ]
+    )
+    third = run_tap(config, selected={"sessions", "fetch_failures"}, state=second.last_state)
+    assert _failure_rows(third) == [("session_details", staying.id, 1, False, "dropped")]
+    assert all(r["resolved_at"] for r in third.records("fetch_failures"))
+    fourth = run_tap(config, selected={"sessions", "fetch_failures"}, state=third.last_state)
+    assert fourth.records("fetch_failures") == [], "written once"
+
+
 def test_a_404_once_for_a_listed_parent_is_fetched_next_run(make_sim: Callable[..., Simulator], tmp_path: Path) -> None:
     """A replica behind: the detail answers 404 once while the session is listed; it stays owed and arrives next run."""
     data = _data()
@@ -95,7 +177,7 @@ def test_a_404_once_for_a_listed_parent_is_fetched_next_run(make_sim: Callable[.
     for session in new:
         sim.answer(f"/sessions/{session.id}", 404, _error("not_found", 404), times=1)
     status, stderr, second = _cli(sim, tmp_path, DETAILS, state=first.last_state)
-    assert status == EXIT_OWED
+    assert status == EXIT_DONE
     assert all(s.id in stderr for s in new)
     assert {r["id"] for r in second.records("sessions")} >= {s.id for s in new}
     assert second.records("session_details") == []
@@ -232,7 +314,7 @@ def test_a_failing_history_detail_is_owed_not_passed_by(make_sim: Callable[..., 
     victim = sorted(data.sessions, key=lambda s: (s.created, s.id))[200]
     sim.answer(f"/sessions/{victim.id}", 500, _error("api_error", 500), times=2)  # max_retries 1: both tries fail
     status, stderr, first = _cli(sim, tmp_path, DETAILS, max_retries=1)
-    assert status == EXIT_OWED
+    assert status == EXIT_DONE
     assert victim.id in stderr
     assert sorted(_ids(first, "session_details")) == sorted(s.id for s in data.sessions if s.id != victim.id)
     assert first.last_state["bookmarks"]["session_details"]["changes"]["owed"] == [victim.id]  # type: ignore[index]

@@ -368,6 +368,65 @@ def test_dbt_on_duckdb_default_selection_then_every_stream(make_sim: t.Callable[
     assert details == [{"n": len(sim.data.sessions)}]
 
 
+def test_a_failing_parent_fails_dbt_build_after_the_marts_are_built(make_sim: t.Callable[..., Simulator], tmp_path: Path) -> None:
+    """A detail failing on every run fails `dbt build` by its test, after exact marts; green once it answers.
+
+    The tap exits 0, so `meltano run` goes on to dbt; no_parent_is_still_failing fails on the parent's row.
+    """
+    sim = make_sim(data=recent(build(7, Counts.scaled(0.2, sessions=80))))
+    victim = sim.data.sessions[-2]
+    sim.answer(f"/sessions/{victim.id}", 500, b'{"error": {"type": "api_error", "message": "boom"}}')
+    env = {
+        **meltano_env_for(sim, tmp_path),
+        "TAP_EXEC__SELECT": json.dumps(["*.*"]),
+        "TAP_EXEC_MAX_RETRIES": "0",
+        "TAP_EXEC_MAX_REQUESTS_PER_MINUTE": "100000",
+    }
+    rows = _duckdb_rows(env["DBT_DUCKDB_PATH"])
+    executable = str(Path(sys.executable).with_name("meltano"))
+    pipeline = [executable, "run", "tap-exec", "target-duckdb", "dbt-duckdb:build"]
+    failed = subprocess.run(pipeline, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0, output[-3000:]
+    assert "Still owed after failing" in output, output[-3000:]  # the tap's WARNING, and it went on to dbt
+    assert "ERROR=1 " in output, output[-3000:]
+    assert "no_parent_is_still_failing" in output, output[-3000:]
+    _assert_marts_match(sim, rows, "exec_analytics", proficiency=True)  # built all the same
+    failing = rows("select stream, parent_id, days_failing from exec_staging.stg_exec__fetch_failures where is_failing")
+    assert failing == [{"stream": "session_details", "parent_id": victim.id, "days_failing": 1}]
+
+    sim.heal(f"/sessions/{victim.id}")
+    result = meltano(pipeline[1:], env)
+    assert "ERROR=0 " in result.stderr, result.stderr[-2000:]
+    settled = rows("select parent_id, is_failing, resolution from exec_staging.stg_exec__fetch_failures")
+    assert settled == [{"parent_id": victim.id, "is_failing": False, "resolution": "fetched"}]
+    details = rows(f"select count(*) as n from exec_staging.stg_exec__session_details where session_id = '{victim.id}'")  # noqa: S608
+    assert details == [{"n": 1}]
+
+
+def test_a_session_deleted_while_its_details_were_deselected_leaves_staging(
+    make_sim: t.Callable[..., Simulator], tmp_path: Path
+) -> None:
+    """Its sessions row is marked but its detail row never is: staging derives that the detail is gone."""
+    sim = make_sim(data=recent(build(8, Counts.scaled(0.2, sessions=60))))
+    env = {**meltano_env_for(sim, tmp_path), "TAP_EXEC_MAX_REQUESTS_PER_MINUTE": "100000"}
+    every = {**env, "TAP_EXEC__SELECT": json.dumps(["*.*"])}
+    rows = _duckdb_rows(env["DBT_DUCKDB_PATH"])
+    meltano(["run", "tap-exec", "target-duckdb"], every)
+    gone = sim.data.delete_session(len(sim.data.sessions) - 2)  # minutes old: the next window read misses it
+    meltano(["run", "tap-exec", "target-duckdb"], env)  # the default selection: session_details deselected
+    result = meltano(["run", "tap-exec", "target-duckdb", "dbt-duckdb:build"], every)  # selected again
+    assert "ERROR=0 " in result.stderr, result.stderr[-2000:]  # the relationships test to sessions included
+    marks = {
+        stream: rows(f"select _sdc_deleted_at from exec.{stream} where id = '{gone.id}'")  # noqa: S608
+        for stream in ("sessions", "session_details")
+    }
+    assert marks["sessions"][0]["_sdc_deleted_at"] is not None
+    assert marks["session_details"] == [{"_sdc_deleted_at": None}], "the raw detail row was never marked"
+    staged = {r["session_id"] for r in rows("select session_id from exec_staging.stg_exec__session_details")}
+    assert staged == {s.id for s in sim.data.sessions}
+
+
 def test_dbt_tolerates_a_missing_column_and_fails_clearly_on_a_wrong_schema(meltano_env: dict[str, str]) -> None:
     """A table an older tap-exec loaded without a column still builds (the column is null).
 

@@ -64,6 +64,7 @@ class Run:
         tracker = ChangeTracker(
             self.streams, self.host.state, float(self.config.get("per_parent_refresh_days", 7)), self.day.now()
         )
+        tracker.clock = self.day.now
         for note in tracker.notes:
             self.host.logger.info("%s", note)
         return tracker

@@ -81,7 +81,7 @@ class Deletions:
             for name in owing:
                 if name in self.embeds:
                     self.embeds[name].fetched(row_id, None)  # a gone parent embeds nothing
-                self.dues[name].paid(row_id)
+                self.dues[name].paid(row_id, "gone")
             if prints is not None:
                 prints.forget(row_id)
             if seen is not None:

@@ -4,8 +4,9 @@
   list again (sessions in the lookback window, pages at the bookmark, whole small catalogues);
 - `known` (sessions older than the lookback window: run/prints.py), and `from`, the lowest key `seen` covers;
 - `owed` (a per-parent stream): parents whose children are due, in the order they became due, with `keys` (their
-  replication key value, for parents of incremental lists), `failed` (parents whose children failed: tries and
-  the last error) and `pending` (rows of a `via` list a change touched); `since`: when its last full pass began.
+  replication key value, for parents of incremental lists), `failed` (parents whose children failed: tries, the
+  last error, when they first and last failed and on how many API days) and `pending` (rows of a `via` list a
+  change touched); `since`: when its last full pass began.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ if t.TYPE_CHECKING:
 SEEN, OWED, KEYS, FAILED, PENDING, SINCE = "seen", "owed", "keys", "failed", "pending", "since"
 FROM = "from"  # the lowest key `seen` covers: the next run's read starts there
 SEEN_COUNT = "seen_count"  # how many rows `seen` held when `from` was written
+FIRST, LAST, DAYS = "first", "last", "days"  # a failed parent: first and last failure (the API's clock), API days failing
+#: A parent whose children failed on this many distinct API days needs a human: the tap says so (README).
+NEEDS_A_HUMAN_DAYS = 7
 
 
 def version_of(row: dict[str, t.Any], fields: tuple[str, ...] | None) -> str:
@@ -127,7 +131,8 @@ class Dues:
         self.failed: dict[str, dict[str, t.Any]] = state.setdefault(FAILED, {})
         self.pending: dict[str, list[str]] = state.get(PENDING) or {}
         self.carried = set(self._owed)  # owed by earlier runs
-        self.failures_this_run: dict[str, str] = {}  # what this run reports as failed
+        #: failed parents settled in this run (their failure entry and how: fetched, gone), not yet written out
+        self.settled: dict[str, tuple[dict[str, t.Any], str]] = {}
         self.tried_this_run: set[str] = set()  # failed in this run, reported or not: not tried again until the next
         self.flush()
 
@@ -145,26 +150,40 @@ class Dues:
         """True while the parent's children are due."""
         return parent_id in self._owed
 
-    def paid(self, parent_id: str) -> None:
-        """The parent's children were fetched (or the parent is gone)."""
+    def paid(self, parent_id: str, how: str = "fetched") -> None:
+        """The parent's children were fetched (or the parent is gone: `how`)."""
         self._owed.pop(parent_id, None)
         self.keys.pop(parent_id, None)
-        self.failed.pop(parent_id, None)
+        entry = self.failed.pop(parent_id, None)
+        if entry is not None and entry.get(FIRST):
+            self.settled[parent_id] = (entry, how)
 
     def drop(self, parent_ids: Iterable[str]) -> None:
         """Forget owed parents that are gone upstream."""
         for parent_id in list(parent_ids):
-            self.paid(parent_id)
+            self.paid(parent_id, "gone")
 
-    def fail(self, parent_id: str, error: str, key: str | None = None, *, report: bool = True) -> None:
-        """The parent's children could not be fetched: still owed, one more try counted (`report`: a failure now)."""
+    def fail(self, parent_id: str, error: str, key: str | None = None, *, report: bool = True, now: str = "") -> None:
+        """The parent's children could not be fetched: still owed, one more try counted.
+
+        `report` (a failure now, not a 404 the next read of a full list settles): dated `now` (the API's clock), and
+        one more API day counted when the last failure was on another day.
+        """
         self.owe((parent_id,), key)
         entry = self.failed.setdefault(parent_id, {"tries": 0})
         entry["tries"] = int(entry.get("tries", 0)) + 1
         entry["error"] = error
         self.tried_this_run.add(parent_id)
-        if report:
-            self.failures_this_run[parent_id] = error
+        self.settled.pop(parent_id, None)
+        if report and now:
+            entry.setdefault(FIRST, now)
+            if str(entry.get(LAST, ""))[:10] != now[:10]:
+                entry[DAYS] = int(entry.get(DAYS, 0)) + 1
+            entry[LAST] = now
+
+    def failing(self) -> dict[str, dict[str, t.Any]]:
+        """Parents whose children failed in this run or an earlier one, and are still owed (a 404 not yet settled aside)."""
+        return {parent_id: entry for parent_id, entry in self.failed.items() if entry.get(FIRST)}
 
     def queue(self, *, oldest_debt_first: bool = False) -> list[str]:
         """Owed parents in the order to fetch them: this run's newest first, then earlier runs', failed ones last.
@@ -197,6 +216,25 @@ class Dues:
             return False
         held.remove(row_id)
         return True
+
+
+def failure_row(
+    stream: str, parent_id: str, entry: dict[str, t.Any], resolution: str | None = None, resolved_at: str | None = None
+) -> dict[str, t.Any]:
+    """The `fetch_failures` row of one failed parent: still failing (`resolution` None), or how and when it was settled."""
+    days = int(entry.get(DAYS, 0))
+    return {
+        "stream": stream,
+        "parent_id": parent_id,
+        "first_failed_at": entry.get(FIRST),
+        "last_failed_at": entry.get(LAST),
+        "tries": int(entry.get("tries", 0)),
+        "days_failing": days,
+        "last_error": entry.get("error"),
+        "needs_attention": resolution is None and days >= NEEDS_A_HUMAN_DAYS,
+        "resolution": resolution,
+        "resolved_at": resolved_at,
+    }
 
 
 def well_formed(changes: t.Any) -> bool:  # noqa: ANN401 - whatever the state holds

@@ -15,15 +15,15 @@ from __future__ import annotations
 import typing as t
 from datetime import timedelta
 
-from tap_exec.run.budget import parse_moment
+from tap_exec.run.budget import iso, parse_moment
 from tap_exec.run.embeds import Embeds
 from tap_exec.run.gone import Deletions
 from tap_exec.run.history import DETAILS
-from tap_exec.run.memory import SINCE, Dues, Seen, version_of, well_formed
+from tap_exec.run.memory import FAILED, FIRST, SINCE, Dues, Seen, failure_row, version_of, well_formed
 from tap_exec.run.prints import Prints
 
 if t.TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from datetime import datetime
 
     from tap_exec.run.protocols import Child, Listing, Mode
@@ -63,6 +63,10 @@ class ChangeTracker(Deletions):
         self.embeds: dict[str, Embeds] = {}  # per-parent stream with a `Touch.embedded` -> what each parent embeds
         #: incremental lists read whole in this run (from `start_date`): a child's full pass must see every parent
         self.relist: dict[str, str] = {}  # list -> the key below which its rows are old, owed only to full passes
+        self.clock: Callable[[], datetime] = lambda: now  # the API's clock (Run sets the live one)
+        #: Told each `fetch_failures` row (set by the planner when that stream is selected; a plan only looks).
+        self.on_failure: Callable[[dict[str, t.Any]], None] | None = None
+        self._unfollowed: list[dict[str, t.Any]] = []  # failing parents of streams no longer followed (rows to write)
         self._setup(streams)
 
     @property
@@ -85,7 +89,7 @@ class ChangeTracker(Deletions):
             keep = self.enabled and (name in self.children or (name in sources and name in self.synced))
             if not keep:
                 if isinstance(bookmark, dict):
-                    bookmark.pop(CHANGES, None)
+                    self._unfollow(name, bookmark.pop(CHANGES, None))
                 continue
             changes = stream.stream_state.setdefault(CHANGES, {})
             if not well_formed(changes):
@@ -105,6 +109,13 @@ class ChangeTracker(Deletions):
             reason = self._full_pass_reason(name, dues)
             if reason:
                 self._full_pass(name, reason)
+
+    def _unfollow(self, name: str, changes: t.Any) -> None:  # noqa: ANN401 - whatever the state held
+        """A per-parent stream deselected (or tracking off) forgets its failed parents: their rows say so, once."""
+        failed = changes.get(FAILED) if isinstance(changes, dict) else None
+        for parent_id, entry in (failed or {}).items() if isinstance(failed, dict) else ():
+            if isinstance(entry, dict) and entry.get(FIRST):
+                self._unfollowed.append(failure_row(name, parent_id, entry, "dropped", iso(self.now)))
 
     def _embeds(self, name: str, changes: dict[str, t.Any]) -> None:
         """A stream whose parents embed another list's rows remembers which (run/embeds.py)."""
@@ -274,8 +285,24 @@ class ChangeTracker(Deletions):
         """
         for dues in self.dues.values():
             dues.flush()
+        self._write_failures()
         for prints in self.prints.values():
             prints.flush()
+
+    def _write_failures(self) -> None:
+        """Rows of failed parents settled since the last STATE, written before the STATE that forgets them."""
+        rows, self._unfollowed = self._unfollowed, []
+        now = iso(self.clock())
+        for name, dues in self.dues.items():
+            rows += [failure_row(name, pid, entry, how, now) for pid, (entry, how) in dues.settled.items()]
+            dues.settled.clear()
+        if self.on_failure is not None:
+            for row in rows:
+                self.on_failure(row)
+
+    def failure_rows(self) -> list[dict[str, t.Any]]:
+        """A `fetch_failures` row for every parent still failing (written every run while it fails)."""
+        return [failure_row(name, pid, entry) for name, dues in self.dues.items() for pid, entry in dues.failing().items()]
 
     # -- per-parent streams --------------------------------------------------------------
     def owes(self, child: Listing, context: dict[str, t.Any] | None) -> bool:
@@ -310,7 +337,8 @@ class ChangeTracker(Deletions):
             if child.name in self.embeds:
                 self.embeds[child.name].failed(parent_id)
             direct = self.direct.get(child.name, ("", None))
-            dues.fail(parent_id, error, direct[1] if direct[0] == parent_id else None, report=report)
+            key = direct[1] if direct[0] == parent_id else None
+            dues.fail(parent_id, error, key, report=report, now=iso(self.clock()))
 
     def tried(self, child: Listing, context: dict[str, t.Any] | None) -> bool:
         """True when an earlier try of this parent's children failed."""

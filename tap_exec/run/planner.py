@@ -11,8 +11,10 @@ The order is what users need first:
 
 then whatever 4 and 5 made owed, and last the parents whose children failed before. A parent whose children keep
 failing (5xx after every retry, a 404 while it is still listed) stays owed with its tries and never blocks the
-rest; the run ends after everything else with `ParentsOwedError` and one line naming them. Today's budget ends
-the run wherever it is, with the state saved (errors.DayBudgetSpentError).
+rest, nor the run's status: it is data. Every run ends with one WARNING line naming them and a `fetch_failures` row
+for each (a dbt test fails on them), and an ERROR line once one has failed on `NEEDS_A_HUMAN_DAYS` API days. Three
+failing in a row are an outage: the run stops. Today's budget ends the run wherever it is, with the state saved
+(errors.DayBudgetSpentError).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from __future__ import annotations
 import time
 import typing as t
 
-from tap_exec.errors import DayBudgetSpentError, ParentNotFoundError, ParentsOwedError, RetriesExhaustedError
+from tap_exec.errors import DayBudgetSpentError, ParentNotFoundError, RetriesExhaustedError
 from tap_exec.run.history import DETAILS, HISTORY, RECON
+from tap_exec.run.memory import DAYS, FIRST, NEEDS_A_HUMAN_DAYS
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -32,6 +35,8 @@ if t.TYPE_CHECKING:
 CHECKPOINT_SECONDS = 60.0  # a STATE message at least this often while children are fetched
 HISTORY_LIST_SHARE = 0.5  # history's list pages join the lists while they fit this share of today's budget
 OUTAGE = 3  # consecutive children failing after every retry: the API is down, not one parent
+FAILURES = "fetch_failures"  # the tap-written stream with a row per failing parent (children.py)
+SHOWN = 3  # failing parents a log line names before "and N more"
 
 
 class Planner:
@@ -109,7 +114,7 @@ class Planner:
         try:
             self._phases(streams)
         except DayBudgetSpentError:
-            self._report_failures(stopped=True)
+            self._report_failures()
             raise
         self._report_failures()
 
@@ -117,6 +122,9 @@ class Planner:
         self.active = True
         tracker = self.run.tracker
         tracker.on_gone = lambda stream, row_ids: stream.mark_deleted(row_ids)  # type: ignore[attr-defined]
+        failures = streams.get(FAILURES)
+        if failures is not None and failures.selected:
+            tracker.on_failure = failures.write  # type: ignore[attr-defined]
         tops = [s for s in streams.values() if s.parent_stream_type is None and s.name in tracker.synced]
         backward = [s for s in tops if getattr(s, "reverse_params", None)]
         listed = self._lists(tops, backward)
@@ -264,28 +272,43 @@ class Planner:
             self.run.progress.done(child)
         self.run.checkpoint()
 
-    def _report_failures(self, *, stopped: bool = False) -> None:
-        """One line naming every parent still owed after failing, with its tries; an exit status if any failed now.
+    def _report_failures(self) -> None:
+        """Every run while parents fail: one WARNING line naming them and a `fetch_failures` row each (not an exit status).
 
-        When today's budget ends the run (`stopped`), the line is a warning: that stop's own status stands.
+        One ERROR line names those that failed on `NEEDS_A_HUMAN_DAYS` distinct API days: they need a human.
         """
-        tracker = self.run.tracker
-        failed_now = {name: dues.failures_this_run for name, dues in tracker.dues.items() if dues.failures_this_run}
-        still = {name: dues.failed for name, dues in tracker.dues.items() if dues.failed}
-        if not still:
+        tracker, log = self.run.tracker, self.run.host.logger
+        failing = {name: dues.failing() for name, dues in tracker.dues.items() if dues.failing()}
+        if tracker.on_failure is not None:
+            for row in tracker.failure_rows():
+                tracker.on_failure(row)
+        if not failing:
             return
-        parts = []
-        for name, failed in still.items():
-            shown = ", ".join(
-                f"{pid} ({entry.get('tries', 0)} tries: {entry.get('error', '?')})" for pid, entry in list(failed.items())[:3]
-            )
-            more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""  # noqa: PLR2004
-            parts.append(f"{name}: {len(failed)} parent(s) owed, {shown}{more}")
-        line = (
-            "Still owed after failing: "
-            + "; ".join(parts)
-            + ". Everything else is done and the state is saved; the next run tries them again."
+        parts = [f"{name}: {len(failed)} parent(s) owed, {_shown(failed)}" for name, failed in failing.items()]
+        log.warning(
+            "Still owed after failing: %s. Everything else is done and the state is saved; the next run tries them "
+            "again (fetch_failures has a row for each).",
+            "; ".join(parts),
         )
-        if failed_now and not stopped:
-            raise ParentsOwedError(line + " What to do: if this persists, report the parents above to Exec support.")
-        self.run.host.logger.warning("%s", line)
+        stuck = {
+            name: {pid: entry for pid, entry in failed.items() if int(entry.get(DAYS, 0)) >= NEEDS_A_HUMAN_DAYS}
+            for name, failed in failing.items()
+        }
+        named = [f"{name}: {_shown(failed)}" for name, failed in stuck.items() if failed]
+        if named:
+            log.error(
+                "Failing on %d or more API days, needs a human: report %s to Exec support (the stream, the parent id and "
+                "the error). The run goes on without them.",
+                NEEDS_A_HUMAN_DAYS,
+                "; ".join(named),
+            )
+
+
+def _shown(failed: Mapping[str, dict[str, t.Any]]) -> str:
+    """The first few failing parents with their tries, days and last error, and how many more."""
+    shown = ", ".join(
+        f"{pid} ({entry.get('tries', 0)} tries on {entry.get(DAYS, 0)} API day(s) since {entry.get(FIRST)}: "
+        f"{entry.get('error', '?')})"
+        for pid, entry in list(failed.items())[:SHOWN]
+    )
+    return shown + (f" and {len(failed) - SHOWN} more" if len(failed) > SHOWN else "")

@@ -162,6 +162,10 @@ class Simulator:
         """Answer GETs of `path` (below the base path) with a fixed response, `times` times or for good."""
         self._canned.append(Canned(path, status, body, content_type, times, headers or {}))
 
+    def heal(self, path: str) -> None:
+        """Stop the fixed responses for `path`: it answers from the data again."""
+        self._canned = [entry for entry in self._canned if entry.path != path]
+
     def canned(self, path: str | None) -> Canned | None:
         """The fixed response due for `path`, if any, spending one of its uses."""
         for entry in self._canned:

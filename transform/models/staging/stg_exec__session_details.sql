@@ -1,5 +1,12 @@
 with source as (
     {{ exec_source('session_details') }}
+),
+
+-- The sessions current in staging: a detail whose session was deleted upstream (marked `_sdc_deleted_at`, or absent)
+-- is left out, derived from sessions rather than from a mark on the detail, which a detail loaded while
+-- session_details was deselected, or before the session was deleted, never gets.
+sessions as (
+    {{ exec_source('sessions') }}
 )
 
 select
@@ -17,3 +24,4 @@ select
     evaluations,
     created_at
 from source
+where exists (select 1 from sessions where sessions.id = source.id)
