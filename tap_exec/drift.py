@@ -2,8 +2,10 @@
 
 A record whose shape (keys and value types, level by level) was found valid before passes on one dict lookup per
 object; only a new shape is walked against the schema (README, Schema drift: what evolve, discard and freeze do).
-A stream's variant columns (`score__v_string`) are remembered in the state (`VARIANTS`), declared in every later
-run's SCHEMA, and sent null in each record whose value of that field is not theirs, so none keeps an old value.
+The top-level columns a stream gained (variant columns, `score__v_string`, and fields evolve declared, `extra_note`) are
+remembered in the state (`COLUMNS`), declared in every later run's SCHEMA, and sent null in each record that does not
+carry their value (a variant: the record's value of the field is not theirs; a field: the record lacks it), so no
+loader's row keeps an old value.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from decimal import Decimal
 
 from singer_sdk.singerlib import RecordMessage, SchemaMessage
 
+from tap_exec.deleted import DELETED_AT
 from tap_exec.errors import SchemaDriftError
 from tap_exec.shapes import ObjectShapes
 
@@ -31,9 +34,10 @@ CONTRACTS = ("evolve", "discard", "freeze")
 JSON_TYPES: dict[type, str] = {str: "string", int: "integer", Decimal: "number", float: "number", bool: "boolean"}
 JSON_TYPES |= {type(None): "null", dict: "object", list: "array"}
 NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
-VARIANTS = "variant_columns"  # the state's top-level key: {stream: [column, ...]}, every variant column declared so far
+COLUMNS = "added_columns"  # the state's top-level key: {stream: {column: JSON type}}, every top-level column added so far
+VARIANTS = "variant_columns"  # its former name and form, {stream: [variant column, ...]}: still read, then replaced
+KINDS = frozenset(("string", "integer", "number", "boolean", "object", "array"))
 VARIANT = re.compile(r"(?P<field>.+)__v_(?P<kind>string|integer|number|boolean|object|array)")
-EXAMPLES: dict[str, object] = {"string": "", "integer": 0, "number": 0.0, "boolean": False, "object": {}, "array": []}
 _MISSING = object()
 
 
@@ -147,7 +151,7 @@ class _Walk:
             self.nested(value, props[column], column)
         else:
             props[column], self.changed = infer(value), True
-            self.drift.declared(self.stream, column)
+            self.drift.declared(self.stream, column, json_type(value))
 
     def _new_field(self, obj: dict[str, t.Any], props: dict[str, t.Any], key: str, where: str, *, top: bool) -> None:
         value, problem = obj[key], "is not in the schema"
@@ -157,6 +161,8 @@ class _Walk:
         else:
             props[key], self.changed = infer(value), True
             self.drift.found(self.stream, where, problem, value, f"declared as {_types(props[key])}", once=True)
+            if top:  # remembered: sent null where a later record lacks it, declared in every later run
+                self.drift.declared(self.stream, key, props[key]["type"][0])
 
     def _mismatch(self, value: object, prop: dict[str, t.Any], where: str, *, top: bool) -> object:
         """What to keep in place of a value of a type `prop` does not allow (`_MISSING`: nothing)."""
@@ -180,43 +186,75 @@ def _variant(key: str, value: object) -> str:
     return f"{key}__v_{json_type(value)}"
 
 
-def remembered(state: dict[str, t.Any], logger: logging.Logger) -> dict[str, list[str]]:
-    """The state's variant columns (`VARIANTS`), made well formed in place: anything else is dropped with a warning."""
-    found = state.get(VARIANTS, {})
+def _well_formed(column: object, kind: object) -> bool:
+    """A column name and its JSON type; a variant column's type is its name's."""
+    if not isinstance(column, str) or not column or kind not in KINDS:
+        return False
+    variant = VARIANT.fullmatch(column)
+    return variant is None or variant["kind"] == kind
+
+
+def remembered(state: dict[str, t.Any], logger: logging.Logger) -> dict[str, dict[str, str]]:
+    """The state's added columns (`COLUMNS`, or the former `VARIANTS`), made well formed in place.
+
+    Anything else is dropped with a warning; a former `VARIANTS` is merged in and replaced by `COLUMNS`.
+    """
+    found = state.get(COLUMNS, {})
     good = {
-        stream: list(dict.fromkeys(c for c in columns if isinstance(c, str) and VARIANT.fullmatch(c)))
+        stream: {column: kind for column, kind in columns.items() if _well_formed(column, kind)}
         for stream, columns in (found.items() if isinstance(found, dict) else ())
-        if isinstance(columns, list)
+        if isinstance(columns, dict)
     }
-    if good != found:
+    ok = good == found
+    former = state.pop(VARIANTS, {})
+    for stream, columns in former.items() if isinstance(former, dict) else ():
+        if isinstance(columns, list):
+            variants = [c for c in columns if isinstance(c, str) and VARIANT.fullmatch(c)]
+            ok &= len(variants) == len(columns)
+            for column in variants:
+                good.setdefault(stream, {}).setdefault(column, VARIANT.fullmatch(column)["kind"])  # type: ignore[index]
+        else:
+            ok = False
+    if not ok or not isinstance(former, dict):
         logger.warning(
-            "The state's %s is not a map of streams to variant columns (`score__v_string`); kept what is: %s.",
-            VARIANTS,
+            "The state's %s is not a map of streams to the columns drift added and their JSON types; kept what is: %s.",
+            COLUMNS,
             json.dumps(good),
         )
-    if VARIANTS in state:
-        state[VARIANTS] = good
+    if COLUMNS in state or VARIANTS in state or former:
+        state[COLUMNS] = good
     return good
 
 
-class VariantShapes(ObjectShapes):
-    """A stream's record shapes, filling in its variant columns first.
+class ColumnShapes(ObjectShapes):
+    """A stream's record shapes, filling in the columns drift added first.
 
-    A record carrying a field that has variant columns gets null in each of them it does not carry (its value is in
-    the field, or in one of them): a loader's row keeps no older value there.
+    A record lacking an added field gets it null (a deletion record, which carries only its key, aside); a record
+    carrying a field that has variant columns gets null in each of them it does not carry (its value is in the field,
+    or in one of them): a loader's row keeps no older value there.
     """
 
-    __slots__ = ("fields",)
+    __slots__ = ("added", "fields")
 
     def __init__(self, schema: dict[str, t.Any], columns: t.Iterable[str]) -> None:
         super().__init__(schema)
         fields: dict[str, list[str]] = {}
+        added: list[str] = []
         for column in columns:
-            fields.setdefault(VARIANT.fullmatch(column)["field"], []).append(column)  # type: ignore[index]
+            variant = VARIANT.fullmatch(column)
+            if variant is None:
+                added.append(column)
+            else:
+                fields.setdefault(variant["field"], []).append(column)
+        self.added = tuple(added)
         self.fields = tuple((field, tuple(names)) for field, names in fields.items())
 
     def fits(self, value: t.Any) -> bool:  # noqa: ANN401
-        """Null in the variant columns the record leaves out, then the shape's test."""
+        """Null in the added columns the record leaves out, then the shape's test."""
+        if self.added and DELETED_AT not in value:
+            for column in self.added:
+                if column not in value:
+                    value[column] = None
         for field, columns in self.fields:
             if field in value:
                 for column in columns:
@@ -225,12 +263,17 @@ class VariantShapes(ObjectShapes):
         return super().fits(value)
 
 
-def _shapes(schema: dict[str, t.Any], columns: t.Sequence[str], known: ObjectShapes | None = None) -> ObjectShapes:
-    """A stream's shapes: plain, or filling its variant columns; with `known`, what it had learnt is kept."""
-    shapes = VariantShapes(schema, columns) if columns else ObjectShapes(schema)
+def _shapes(schema: dict[str, t.Any], columns: t.Iterable[str], known: ObjectShapes | None = None) -> ObjectShapes:
+    """A stream's shapes: plain, or filling the columns drift added; with `known`, what it had learnt is kept."""
+    shapes = ColumnShapes(schema, columns) if columns else ObjectShapes(schema)
     if known is not None:
         shapes.good, shapes.children = known.good, known.children
     return shapes
+
+
+def _declared(kind: str) -> dict[str, t.Any]:
+    """A remembered column's schema: nullable, a number for an integer (as `infer`), objects and arrays left open."""
+    return {"type": ["number" if kind == "integer" else kind, "null"]}
 
 
 def _types(schema: dict[str, t.Any]) -> str:
@@ -259,17 +302,17 @@ class SchemaDrift:
         self.evolved: set[str] = set()
         self.counts: Counter[tuple[str, str, str, str]] = Counter()
         self.once: set[tuple[str, str, str, str]] = set()
-        self.state = state if state is not None else {}  # the run's state, where `VARIANTS` is kept up to date
-        #: Every variant column declared so far, per stream (the state's `VARIANTS`).
-        self.variants: dict[str, list[str]] = remembered(self.state, logger)
+        self.state = state if state is not None else {}  # the run's state, where `COLUMNS` is kept up to date
+        #: Every top-level column drift added so far (variant columns, evolved fields), per stream (the state's `COLUMNS`).
+        self.columns: dict[str, dict[str, str]] = remembered(self.state, logger)
         self.checkpoint = checkpoint  # a STATE message of the run's state now (the tap's checkpoint)
         self._new_variant = False
 
     def write(self, message: Message, send: Callable[[Message], None]) -> None:
         """Send a message on; a record of a new shape is checked first (and the SCHEMA updated if it evolves).
 
-        A new variant column is in a STATE message before the first record carrying it: a run killed after that
-        record still tells the next run to send the column null where the value fits again.
+        A new column (variant or field) is in a STATE message before the first record carrying it: a run killed after
+        that record still tells the next run to send the column null where the record has no value for it.
         """
         if type(message) is RecordMessage:
             shape = self.shapes.get(message.stream)
@@ -284,7 +327,7 @@ class SchemaDrift:
         send(message)
 
     def _schema(self, message: SchemaMessage) -> SchemaMessage:
-        """The first SCHEMA of a stream is kept (a private copy), with the variant columns earlier runs declared.
+        """The first SCHEMA of a stream is kept (a private copy), with the columns earlier runs added.
 
         A repeat of an evolved one is sent evolved.
         """
@@ -294,10 +337,11 @@ class SchemaDrift:
             props = known.schema.get("properties")
             if props is None:
                 return message
-            columns = [c for c in self.variants.get(message.stream, ()) if c not in props]
+            added = self.columns.get(message.stream, {})
+            columns = [c for c in added if c not in props]
             for column in columns:
-                props[column] = infer(EXAMPLES[VARIANT.fullmatch(column)["kind"]])  # type: ignore[index]
-            self.shapes[message.stream] = _shapes(known.schema, self.variants.get(message.stream, ()))
+                props[column] = _declared(added[column])
+            self.shapes[message.stream] = _shapes(known.schema, added)
             if not columns:
                 return message
             self.evolved.add(message.stream)
@@ -310,14 +354,14 @@ class SchemaDrift:
         if walk.changed:
             self.evolved.add(stream)
         if self._new_variant:  # from now on, records carrying the field send the new column too (null if not theirs)
-            self.shapes[stream] = _shapes(self.schemas[stream].schema, self.variants[stream], self.shapes[stream])
+            self.shapes[stream] = _shapes(self.schemas[stream].schema, self.columns[stream], self.shapes[stream])
         self.shapes[stream].learn(record)
         return walk.changed
 
-    def declared(self, stream: str, column: str) -> None:
-        """A variant column is declared: remembered in the state (the next STATE message carries it)."""
-        self.variants.setdefault(stream, []).append(column)
-        self.state[VARIANTS] = self.variants
+    def declared(self, stream: str, column: str, kind: str) -> None:
+        """A top-level column is added: remembered in the state (the next STATE message carries it)."""
+        self.columns.setdefault(stream, {})[column] = kind
+        self.state[COLUMNS] = self.columns
         self._new_variant = True
 
     def found(self, stream: str, where: str, problem: str, value: object, action: str, *, once: bool = False) -> None:  # noqa: PLR0913

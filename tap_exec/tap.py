@@ -14,7 +14,7 @@ from typing_extensions import override
 
 from tap_exec.cli import ConfigFiles, check_catalog, check_start_date, check_state, one_line, read_catalog, read_state
 from tap_exec.deleted import declare_mark
-from tap_exec.drift import VARIANTS, SchemaDrift
+from tap_exec.drift import COLUMNS, VARIANTS, SchemaDrift
 from tap_exec.errors import StopSyncError
 from tap_exec.output import ExecWriter
 from tap_exec.run import Run
@@ -64,12 +64,13 @@ class TapExec(Tap):
 
     @override
     def load_state(self, state: dict[str, t.Any]) -> None:
-        """The SDK's bookmarks, what today's runs spent of the day's budget (run/budget.py), the variant columns (drift.py)."""
+        """The SDK's bookmarks, what today's runs spent of the day's budget (run/budget.py), drift's added columns."""
         super().load_state(state)
         if isinstance(state.get(BUDGET), dict):
             self.state[BUDGET] = copy.deepcopy(state[BUDGET])  # type: ignore[literal-required]
-        if VARIANTS in state:
-            self.state[VARIANTS] = copy.deepcopy(state[VARIANTS])  # type: ignore[literal-required]
+        for key in (COLUMNS, VARIANTS):  # VARIANTS: a former state's, read once (drift.py)
+            if key in state:
+                self.state[key] = copy.deepcopy(state[key])  # type: ignore[literal-required]
 
     @override
     def discover_streams(self) -> list[Stream]:

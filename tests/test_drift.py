@@ -264,9 +264,10 @@ def test_nested_drift_evolves_in_place() -> None:
     assert set(last["extra"]["items"]["type"]) == {"number", "string", "null"}
     schemas = [m.schema for m in sent if isinstance(m, SchemaMessage)]
     assert schemas[-1] == schemas[-2], "a repeated SCHEMA is sent evolved"
-    assert drift.shapes["s"].fits(NESTED[3]), "a known shape passes without a walk"
+    assert drift.shapes["s"].fits(json.loads(json.dumps(NESTED[3]))), "a known shape passes without a walk"
     assert not [k for r in records for k in r if "__v_" in k], "nested, the type widens: the JSON column is sent whole"
-    assert drift.variants == {}, "and nothing to remember"
+    assert drift.columns == {"s": {"extra": "array"}}, "only the top-level new field is remembered"
+    assert records[3]["extra"] is None, "and sent null in a later record lacking it"
 
 
 def test_nested_drift_discarded_or_frozen() -> None:
@@ -286,14 +287,14 @@ def test_remembered_variant_columns_whatever_the_contract(caplog: pytest.LogCapt
     """
     caplog.set_level(logging.WARNING)
     for contract in CONTRACTS:
-        state = {"variant_columns": {"s": ["id__v_integer", "tags__v_unknown", 7], "t": "tags__v_string"}}
+        state: dict[str, t.Any] = {"variant_columns": {"s": ["id__v_integer", "tags__v_unknown", 7], "t": "tags__v_string"}}
         sent: list[t.Any] = []
         drift = SchemaDrift(contract, logging.getLogger("test"), state)
         drift.write(SchemaMessage("s", json.loads(json.dumps(SCHEMA)), ["id"]), sent.append)
         drift.write(RecordMessage("s", {"id": "a", "user": None}), sent.append)
         drift.write(RecordMessage("s", {"id": "b", "user": None}), sent.append)  # a known shape
         drift.write(RecordMessage("s", {"user": None}), sent.append)  # no `id`: its variant is not this record's
-        assert state == {"variant_columns": {"s": ["id__v_integer"]}}, contract
+        assert state == {"added_columns": {"s": {"id__v_integer": "integer"}}}, contract
         assert sent[0].schema["properties"]["id__v_integer"] == {"type": ["number", "null"]}
         assert [m.record for m in sent[1:]] == [
             {"id": "a", "user": None, "id__v_integer": None},
@@ -301,7 +302,7 @@ def test_remembered_variant_columns_whatever_the_contract(caplog: pytest.LogCapt
             {"user": None},
         ]
         _validate(sent)
-    assert len([r for r in caplog.records if "variant_columns" in r.getMessage()]) == len(CONTRACTS)
+    assert len([r for r in caplog.records if "added_columns" in r.getMessage()]) == len(CONTRACTS)
 
 
 def test_a_child_stream_keeps_its_evolved_schema(make_sim: t.Callable[..., Simulator]) -> None:
@@ -336,9 +337,9 @@ def test_a_variant_column_goes_null_in_a_later_run(make_sim: t.Callable[..., Sim
     assert len(texts) > 20
     at = next(n for n, m in enumerate(first.messages) if m["type"] == "RECORD" and "score__v_string" in m["record"])
     kept = [m["value"] for m in first.messages[:at] if m["type"] == "STATE"][-1]
-    assert kept["variant_columns"] == {"sessions": ["score__v_string"]}, "remembered before the first record carrying it"
+    assert kept["added_columns"] == {"sessions": {"score__v_string": "string"}}, "remembered before the first record carrying it"
     assert first.last_state is not None
-    assert first.last_state["variant_columns"] == {"sessions": ["score__v_string"]}
+    assert first.last_state["added_columns"] == {"sessions": {"score__v_string": "string"}}
     landed_at_kill = [m["record"] for m in first.messages[: at + 1] if m["type"] == "RECORD"]
 
     sim.api.drift = ApiDrift()  # the API serves every score as a number again
@@ -413,7 +414,7 @@ def test_an_integral_value_in_a_number_column_passes_unchanged(
     assert not [k for r in records.values() for k in r if "__v_" in k], "no variant column"
     assert [m["stream"] for m in out.messages if m["type"] == "SCHEMA"] == ["sessions"], "the schema never changes"
     assert drift_warnings(caplog) == []
-    assert "variant_columns" not in (out.last_state or {})
+    assert "added_columns" not in (out.last_state or {})
 
 
 def test_a_scalar_array_whose_element_type_changes(
@@ -436,3 +437,86 @@ def test_a_scalar_array_whose_element_type_changes(
     warnings = drift_warnings(caplog)
     assert len(warnings) == 2, warnings  # the new field, then its elements' wider type
     assert "tags[] is integer where the schema says null/string (e.g. 1); type widened to null/number/string" in warnings[1]
+
+
+# -- a field evolve added keeps no older value once the API stops serving it ------------------------------------
+NOTED = ApiDrift(("scenarios.extra_note",))
+
+
+def test_an_added_field_goes_null_in_a_later_run(make_sim: t.Callable[..., Simulator]) -> None:
+    """Run 1 lands an undocumented field; the API stops serving it; run 2, with run 1's state, declares it and sends it null.
+
+    Run 2 also starts from the last STATE before the first record carrying the field, as after a kill right after it.
+    """
+    sim = make_sim(data=build(7, Counts.scaled(0.1)), drift=NOTED)
+    config = fast_config(sim)
+    first = run_tap(config, selected=["scenarios"])
+    ids = [s["id"] for s in sim.data.scenarios]
+    assert {r["id"]: r["extra_note"] for r in first.records("scenarios")} == {i: extra_value(i) for i in ids}
+    at = next(n for n, m in enumerate(first.messages) if m["type"] == "RECORD" and "extra_note" in m["record"])
+    kept = [m["value"] for m in first.messages[:at] if m["type"] == "STATE"][-1]
+    assert kept["added_columns"] == {"scenarios": {"extra_note": "object"}}, "remembered before the first record carrying it"
+    assert first.last_state is not None
+    assert first.last_state["added_columns"] == {"scenarios": {"extra_note": "object"}}
+    landed_at_kill = [m["record"] for m in first.messages[: at + 1] if m["type"] == "RECORD"]
+    assert landed_at_kill[-1]["extra_note"] == extra_value(landed_at_kill[-1]["id"])
+
+    sim.api.drift = ApiDrift()  # the API no longer serves the field
+    for state, landed in ((first.last_state, first.records("scenarios")), (kept, landed_at_kill)):
+        second = run_tap(config, selected=["scenarios"], state=state)
+        assert valid_against_latest_schema(second) == len(ids), "every row read again"
+        schemas = [m["schema"] for m in second.messages if m["type"] == "SCHEMA"]
+        assert len(schemas) == 1, "declared in the stream's first SCHEMA, before any record; never changed"
+        assert schemas[0]["properties"]["extra_note"] == {"type": ["object", "null"]}
+        assert all(r["extra_note"] is None for r in second.records("scenarios"))
+        assert second.last_state is not None
+        assert second.last_state["added_columns"] == {"scenarios": {"extra_note": "object"}}, "never pruned"
+        rows = loaded(second.records("scenarios"), loaded(landed))
+        assert any(landed), "the loader had the field"
+        for scenario_id in ids:
+            assert rows[scenario_id]["extra_note"] is None, "no row keeps the value the API no longer has"
+
+    sim.api.drift = NOTED  # served again: lands as it is, in the column it had
+    third = run_tap(config, selected=["scenarios"], state=first.last_state)
+    valid_against_latest_schema(third)
+    assert {r["id"]: r["extra_note"] for r in third.records("scenarios")} == {i: extra_value(i) for i in ids}
+
+
+def test_remembered_fields_whatever_the_contract(caplog: pytest.LogCaptureFixture) -> None:
+    """A remembered field is declared in the first SCHEMA and sent null where a record lacks it (discard, freeze too).
+
+    A former state's `variant_columns` is read into `added_columns`; a deletion record (its key only) is left as it
+    is; what is not a column name with its JSON type is dropped with one warning.
+    """
+    caplog.set_level(logging.WARNING)
+    for contract in CONTRACTS:
+        state: dict[str, t.Any] = {
+            "added_columns": {"s": {"note": "object", "tags__v_string": "string"}},
+            "variant_columns": {"s": ["id__v_integer"]},
+        }
+        sent: list[t.Any] = []
+        drift = SchemaDrift(contract, logging.getLogger("test"), state)
+        schema = json.loads(json.dumps(SCHEMA))
+        schema["properties"]["_sdc_deleted_at"] = {"type": ["string", "null"]}
+        drift.write(SchemaMessage("s", schema, ["id"]), sent.append)
+        drift.write(RecordMessage("s", {"id": "a"}), sent.append)
+        drift.write(RecordMessage("s", {"id": "b"}), sent.append)  # a known shape
+        drift.write(RecordMessage("s", {"id": "c", "note": {"k": [1]}, "tags": None}), sent.append)  # served again
+        drift.write(RecordMessage("s", {"id": "d", "_sdc_deleted_at": "2024-01-01"}), sent.append)
+        assert state == {"added_columns": {"s": {"note": "object", "tags__v_string": "string", "id__v_integer": "integer"}}}, (
+            contract
+        )
+        props = sent[0].schema["properties"]
+        assert (props["note"], props["id__v_integer"]) == ({"type": ["object", "null"]}, {"type": ["number", "null"]})
+        assert [m.record for m in sent[1:]] == [
+            {"id": "a", "note": None, "id__v_integer": None},
+            {"id": "b", "note": None, "id__v_integer": None},
+            {"id": "c", "note": {"k": [1]}, "tags": None, "id__v_integer": None, "tags__v_string": None},
+            {"id": "d", "_sdc_deleted_at": "2024-01-01", "id__v_integer": None},
+        ], contract
+    assert not [r for r in caplog.records if "added_columns" in r.getMessage()], "a former state is no mistake"
+
+    state = {"added_columns": {"s": {"note": "object", "x": "date", "y__v_string": "integer", "": "string"}, "t": ["z"]}}
+    drift = SchemaDrift("evolve", logging.getLogger("test"), state)
+    assert state == {"added_columns": {"s": {"note": "object"}}} == {"added_columns": drift.columns}
+    assert len([r for r in caplog.records if "added_columns" in r.getMessage()]) == 1
