@@ -20,11 +20,10 @@ if t.TYPE_CHECKING:
 #: - toggle_per_parent: warehouse, two sessions deleted upstream stay (stale) after session_details is deselected on a
 #:   day with kills and max_requests (seed 1);
 #: - start_date: warehouse, two sessions deleted upstream stay (stale) around a raised start_date (seed 2);
-#: - api_drift: warehouse, `scenarios.extra_note` keeps the drifted value once the API no longer sends the field;
 #: - small_budget (with kills): budget, a run killed after its last STATE spent requests the next run of the day does
 #:   not count (seed 2, day 8: 19 of 18).
 PASSING = frozenset(
-    {*DATA_OPERATIONS, "activate_version", "schema_contract", "kills", "max_requests", "stream_map", "hourly_rerun"}
+    {*DATA_OPERATIONS, "activate_version", "schema_contract", "kills", "max_requests", "stream_map", "hourly_rerun", "api_drift"}
 )
 DAYS = 15
 
