@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
 import io
 import json
 import os
@@ -51,11 +52,14 @@ class SimulatedTime:
         return getattr(time, name)
 
 
-def clock_follows(sim: Simulator, monkeypatch: t.Any) -> None:
-    """Let the tap's local clock (run/budget.py) follow the simulator's, as both move in a real deployment."""
-    from tap_exec.run import budget
+#: The tap's modules that read the local clock (`time.time()`); the rest take "now" from ApiDay.
+CLOCK_READERS = ("tap_exec.run.budget", "tap_exec.http")
 
-    monkeypatch.setattr(budget, "time", SimulatedTime(sim))
+
+def clock_follows(sim: Simulator, monkeypatch: t.Any) -> None:
+    """Let the tap's local clock follow the simulator's, as both move in a real deployment."""
+    for name in CLOCK_READERS:
+        monkeypatch.setattr(importlib.import_module(name), "time", SimulatedTime(sim))
 
 
 def fast_config(sim: Simulator, **overrides: t.Any) -> dict[str, t.Any]:

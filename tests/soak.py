@@ -40,7 +40,7 @@ from tap_exec.simulator.data import EPOCH_NOW, iso
 from tap_exec.simulator.drift import ApiDrift
 from tap_exec.tap import TapExec
 from tests.expected import ENDPOINTS, FETCHED_AT, served
-from tests.helpers import catalog_for, fast_config
+from tests.helpers import CLOCK_READERS, SimulatedTime, catalog_for, fast_config
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -253,22 +253,6 @@ def apply_change(rng: random.Random, data: Dataset, change: str, now: float) -> 
 
 
 # -- the local clock ------------------------------------------------------------------------------------------------
-#: The tap's modules that read the local clock (`time.time()`); the rest take "now" from ApiDay.
-CLOCK_READERS = ("tap_exec.run.budget", "tap_exec.http")
-
-
-class ApiClock:
-    """The `time` module as the tap's modules see it on a host whose clock agrees with the API's: `time()` is the API's."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-
-    def time(self) -> float:
-        """The simulator's clock (wall clock plus its offset)."""
-        return self.sim.now()
-
-    def __getattr__(self, name: str) -> t.Any:
-        return getattr(time, name)
 
 
 @contextlib.contextmanager
@@ -277,7 +261,7 @@ def api_clock(sim: Simulator) -> Iterator[None]:
     modules = [importlib.import_module(name) for name in CLOCK_READERS]
     saved = [vars(module)["time"] for module in modules]
     for module in modules:
-        vars(module)["time"] = ApiClock(sim)
+        vars(module)["time"] = SimulatedTime(sim)
     try:
         yield
     finally:
