@@ -91,7 +91,7 @@ class History:
             previous = marks.get(RECON).get("start", marks.get(HISTORY).get("start"))  # where the rows held were read to
             marks.begin(RECON, edge)
             marks.state[RECON].update(start=self.start_date, previous=previous)
-            self.tracker.begin_pass(stream)
+            self.tracker.begin_pass(stream, self.start_date)
         return True
 
     def _floor(self) -> str:
@@ -147,10 +147,10 @@ class History:
                 marks.state[mode] = {"rows": rows, "start": start.get("start")}
                 # A row this pass did not read is gone only if the pass read everything the rows held were read from
                 # (its `start_date` at or below theirs: '' is none, the whole list); after `start_date` is raised, rows
-                # below it exist unread: they are let go (unmarked) for one more pass.
+                # below it exist unread: they are parked (kept, unmarked) until a pass from as low reads them again.
                 began, previous = start.get("start") or "", start.get("previous") or ""
                 proven = began == self.start_date and began <= previous
-                self.tracker.end_pass(stream, proven=proven)
+                self.tracker.end_pass(stream, proven=proven, read_from=min(began, previous))
             low = self._floor()  # a complete read reached `start_date`, not below it
         else:
             mark = marks.state.setdefault(mode, {})
