@@ -121,3 +121,73 @@ def test_start_date_lowered_brings_the_older_sessions_details_and_deletions(
 def iso_of(epoch: int) -> str:
     """An epoch second as the API writes date-times."""
     return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_start_date_raised_then_lowered_marks_what_was_deleted_below_it(
+    make_sim: Callable[..., Simulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows below a raised `start_date` are kept, never marked while out of reach; lowered again, their deletions are."""
+    data = recent(build(53, Counts.scaled(0.1, sessions=600)), within=60 * DAY)
+    sim = make_sim(data=data)
+    clock_follows(sim, monkeypatch)
+    low, middle = iso_of(data.sessions[0].created - DAY), iso_of(data.sessions[300].created)
+    config = fast_config(sim, per_parent_refresh_days=2, start_date=low)
+    selected = {"sessions", "session_details"}
+    marked: set[str] = set()
+
+    def run_days(days: int, state: dict[str, t.Any] | None) -> dict[str, t.Any] | None:
+        for _ in range(days):
+            sim.advance(DAY)
+            out = run_tap(config, selected=selected, state=state)
+            marked.update(r["id"] for r in out.records("sessions") if r.get("_sdc_deleted_at"))
+            assert not marked & {s.id for s in data.sessions}  # nothing live is ever marked
+            state = out.last_state
+        return state
+
+    state = run_days(4, run_tap(config, selected=selected).last_state)  # history, then a whole pass from `low`
+    config["start_date"] = middle  # raised: the passes from here cannot tell a row below it from a deleted one
+    state = run_days(5, state)
+    gone = data.sessions[150]  # below the raised date, read before it was raised, deleted while out of reach
+    data.sessions.remove(gone)
+    state = run_days(3, state)
+    assert gone.id not in marked
+    config["start_date"] = low  # lowered again: the next pass reads it whole and proves it gone
+    run_days(7, state)
+    assert gone.id in marked
+
+
+def test_start_date_lowered_during_a_pass_proves_it_and_raised_again_marks_nothing_live(
+    make_sim: Callable[..., Simulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass whose `start_date` was lowered while it ran proves what it never read; raised back, nothing live is marked.
+
+    Its last slice read down to the lower date; the rows it read below the old one are out of reach, not gone, once
+    `start_date` is raised again (they used to be marked deleted).
+    """
+    data = recent(build(53, Counts.scaled(0.1, sessions=600)), within=60 * DAY)
+    sim = make_sim(data=data)
+    clock_follows(sim, monkeypatch)
+    low, middle = iso_of(data.sessions[0].created - DAY), iso_of((data.sessions[299].created + data.sessions[300].created) // 2)
+    config = fast_config(sim, per_parent_refresh_days=3, start_date=middle)
+    selected = {"sessions", "session_details"}
+    marked: set[str] = set()
+
+    def run_days(days: int, state: dict[str, t.Any] | None) -> dict[str, t.Any] | None:
+        for _ in range(days):
+            sim.advance(DAY)
+            out = run_tap(config, selected=selected, state=state)
+            marked.update(r["id"] for r in out.records("sessions") if r.get("_sdc_deleted_at"))
+            assert not marked & {s.id for s in data.sessions}  # nothing live is ever marked
+            state = out.last_state
+        return state
+
+    state = run_days(3, run_tap(config, selected=selected).last_state)  # history, then a whole pass
+    while not (state or {})["bookmarks"]["sessions"].get("recon", {}).get("before"):
+        state = run_days(1, state)  # until the next pass is under way
+    gone = data.sessions[301]  # above both dates, deleted while that pass runs, before it reads the row
+    data.sessions.remove(gone)
+    config["start_date"] = low  # lowered while the pass runs: its last slice reads down to it
+    state = run_days(4, state)
+    assert gone.id in marked
+    config["start_date"] = middle  # raised again: rows read below it are out of reach, not gone
+    run_days(8, state)

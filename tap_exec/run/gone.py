@@ -87,14 +87,16 @@ class Deletions:
             if seen is not None:
                 seen.forget(row_id)
 
-    def begin_pass(self, stream: Listing) -> None:
-        """A reconciliation pass of `stream`'s history starts."""
+    def begin_pass(self, stream: Listing, start: str = "") -> None:
+        """A reconciliation pass of `stream`'s history starts, from `start_date` `start` ('' none)."""
         if stream.name in self.prints:
-            self.prints[stream.name].begin_pass()
+            self.prints[stream.name].begin_pass(start)
 
-    def end_pass(self, stream: Listing, *, proven: bool = True) -> None:
-        """A reconciliation pass read the whole history: rows it never listed are gone (`proven`) or not followed."""
+    def end_pass(self, stream: Listing, *, proven: bool = True, read_from: str = "") -> None:
+        """A reconciliation pass read the whole history: rows it never listed are gone (`proven`), or parked.
+
+        Parked rows (read under a `start_date` no lower than `read_from`) are kept, never marked, until a pass from
+        that low reads again every one of them that exists.
+        """
         if stream.name in self.prints:
-            gone = self.prints[stream.name].end_pass()
-            if proven:
-                self.vanished(stream, gone)
+            self.vanished(stream, self.prints[stream.name].end_pass(proven=proven, read_from=read_from))

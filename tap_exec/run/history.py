@@ -91,7 +91,7 @@ class History:
             previous = marks.get(RECON).get("start", marks.get(HISTORY).get("start"))  # where the rows held were read to
             marks.begin(RECON, edge)
             marks.state[RECON].update(start=self.start_date, previous=previous)
-            self.tracker.begin_pass(stream)
+            self.tracker.begin_pass(stream, self.start_date)
         return True
 
     def _floor(self) -> str:
@@ -140,22 +140,26 @@ class History:
         """
         rows = first_total if start.get("fresh") and first_total is not None else start.get("rows")
         high = start.get("before")
+        # the lowest `start_date` any slice of this read was read under: the rows it holds may lie that low
+        lowest = min(str(start.get("low", start.get("start") if mode == RECON else self.start_date) or ""), self.start_date)
         if complete:
             if mode == HISTORY:
-                marks.state[mode] = {"done": True, "rows": rows, "top": start.get("top"), "start": self.start_date}
+                marks.state[mode] = {"done": True, "rows": rows, "top": start.get("top"), "start": lowest}
             else:
-                marks.state[mode] = {"rows": rows, "start": start.get("start")}
+                marks.state[mode] = {"rows": rows, "start": lowest}
                 # A row this pass did not read is gone only if the pass read everything the rows held were read from
                 # (its `start_date` at or below theirs: '' is none, the whole list); after `start_date` is raised, rows
-                # below it exist unread: they are let go (unmarked) for one more pass.
+                # below it exist unread: they are parked (kept, unmarked) until a pass from as low reads them again.
+                # A pass whose `start_date` was lowered while it ran read all from the lower one: its last slice did.
                 began, previous = start.get("start") or "", start.get("previous") or ""
-                proven = began == self.start_date and began <= previous
-                self.tracker.end_pass(stream, proven=proven)
+                proven = self.start_date <= began and self.start_date <= previous
+                self.tracker.end_pass(stream, proven=proven, read_from=min(began, previous))
             low = self._floor()  # a complete read reached `start_date`, not below it
         else:
             mark = marks.state.setdefault(mode, {})
             mark.pop("fresh", None)
             mark["rows"] = rows
+            mark["low"] = lowest
             low = mark.get("before") or ""
         if high:
             self.tracker.gone(stream, low, high, listed)

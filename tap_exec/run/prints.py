@@ -12,12 +12,15 @@ import typing as t
 import uuid
 
 PRINTS, OLD_PRINTS = "known", "prints"  # rows older than the window, with their ids (`prints` held hashes: dropped)
+PARKED_FROM = "parked"  # the lowest `start_date` parked rows were read under ('' none): where a pass reaches them all
+UNREAD, READ, PARKED = 0, 1, 2  # a row's pass byte: not yet read in this pass, read in it, out of reach (below)
 
 
 class Prints:
     """Rows older than the window: each row's id and a 2-byte version, and whether this reconciliation pass read it.
 
-    Kept as one base64 string in the state: per row a byte for the pass (0 not yet read in it, 1 read), a length
+    Kept as one base64 string in the state: per row a byte for the pass (0 not yet read in it, 1 read, 2 parked: left
+    unread by a pass that could not prove it gone, as after `start_date` was raised), a length
     byte (0: a UUID, stored as its 16 bytes), the id, the version. 20 bytes a session: the ids are kept because a
     row that a whole pass does not list again is deleted upstream, and a target needs its id to delete it.
     """
@@ -43,7 +46,7 @@ class Prints:
 
     def put(self, row_id: str, version: str) -> None:
         """Remember a row's version, read in this pass."""
-        entry = (_short(version), 1)
+        entry = (_short(version), READ)
         self.touched.add(row_id)
         if self.table.get(row_id) != entry:
             self.table[row_id] = entry
@@ -53,8 +56,8 @@ class Prints:
         """The row was listed again (a window read reaching below its usual range): it exists, in this pass."""
         known = self.table.get(row_id)
         self.touched.add(row_id)
-        if known is not None and not known[1]:
-            self.table[row_id] = (known[0], 1)
+        if known is not None and known[1] != READ:
+            self.table[row_id] = (known[0], READ)
             self.dirty = True
 
     def forget(self, row_id: str) -> None:
@@ -62,23 +65,46 @@ class Prints:
         if self.table.pop(row_id, None) is not None:
             self.dirty = True
 
-    def begin_pass(self) -> None:
-        """A reconciliation pass starts: no row is read in it yet, but those this run already listed or retired.
+    def begin_pass(self, start: str = "") -> None:
+        """A reconciliation pass from `start_date` `start` ('' none) starts: no row read yet but what this run touched.
 
-        Those may lie above where the pass starts (rows that left the window in this run, or a window widened past
-        rows reconciliation holds): the pass would never read them, yet they exist.
+        Rows this run already listed or retired may lie above where the pass starts (rows that left the window in
+        this run, or a window widened past rows reconciliation holds): the pass would never read them, yet they exist.
+        Parked rows stay parked unless the pass starts at or below every `start_date` they were read under: then it
+        reads all of them that exist.
         """
+        parked_from = self.changes.get(PARKED_FROM)
+        reach = isinstance(parked_from, str) and start <= parked_from
+        if reach:
+            self.changes.pop(PARKED_FROM, None)
         touched = self.touched
-        self.table = {row_id: (version, int(row_id in touched)) for row_id, (version, _) in self.table.items()}
+        self.table = {
+            row_id: (version, READ if row_id in touched else PARKED if read == PARKED and not reach else UNREAD)
+            for row_id, (version, read) in self.table.items()
+        }
         self.dirty = True
 
-    def end_pass(self) -> list[str]:
-        """The pass read the whole history: rows it never read (nor saw leave the window) are gone; forget them."""
-        gone = [row_id for row_id, (_, read) in self.table.items() if not read]
-        for row_id in gone:
+    def end_pass(self, *, proven: bool = True, read_from: str = "") -> list[str]:
+        """The pass read the whole history: rows it never read (nor saw leave the window) are gone; forget them.
+
+        A pass that proves nothing (`proven` False: `start_date` raised, so rows below it exist unread) parks them:
+        kept, never called gone while parked, and read under a `start_date` no lower than `read_from`.
+        """
+        unread = [row_id for row_id, (_, read) in self.table.items() if read == UNREAD]
+        if not proven:
+            for row_id in unread:
+                self.table[row_id] = (self.table[row_id][0], PARKED)
+            if unread:
+                parked_from = self.changes.get(PARKED_FROM)
+                self.changes[PARKED_FROM] = min(read_from, parked_from) if isinstance(parked_from, str) else read_from
+            self.dirty = self.dirty or bool(unread)
+            return []
+        for row_id in unread:
             del self.table[row_id]
-        self.dirty = self.dirty or bool(gone)
-        return gone
+        if not any(read == PARKED for _, read in self.table.values()):
+            self.changes.pop(PARKED_FROM, None)
+        self.dirty = self.dirty or bool(unread)
+        return unread
 
     def flush(self) -> None:
         """Write the table into the state (before a STATE message), if it changed."""
