@@ -117,7 +117,8 @@ class ApiDay:
         at_midnight = abs(wait - midnight) <= MIDNIGHT_SLACK
         if at_midnight:
             wait = max(wait, midnight)  # not a second before the API's new day (the `Date` header is in whole seconds)
-        until = datetime.fromtimestamp(time.time() + self.record["offset"] + wait, tz=timezone.utc)
+        # a second more: the clock comes from `Date` headers in whole seconds, so it may run up to a second behind
+        until = datetime.fromtimestamp(time.time() + self.record["offset"] + wait + 1, tz=timezone.utc)
         daily = daily or at_midnight
         self.record["hold"] = {"until": iso(until), "daily": daily, "said": said}
 
