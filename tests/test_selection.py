@@ -118,6 +118,27 @@ def test_start_date_lowered_brings_the_older_sessions_details_and_deletions(
     assert marked == {gone.id, known.id}
 
 
+class Days:
+    """A first run, then daily runs a day apart on both clocks, collecting the sessions marked deleted.
+
+    After every run: nothing live is ever marked (the simulator's sessions are what exists).
+    """
+
+    def __init__(self, sim: Simulator, config: dict[str, t.Any], selected: set[str]) -> None:
+        self.sim, self.config, self.selected = sim, config, selected
+        self.marked: set[str] = set()
+        self.state: dict[str, t.Any] | None = run_tap(config, selected=selected).last_state
+
+    def run(self, days: int) -> None:
+        """`days` more daily runs, each a day after the last, with the state carried."""
+        for _ in range(days):
+            self.sim.advance(DAY)
+            out = run_tap(self.config, selected=self.selected, state=self.state)
+            self.marked.update(r["id"] for r in out.records("sessions") if r.get("_sdc_deleted_at"))
+            assert not self.marked & {s.id for s in self.sim.data.sessions}  # nothing live is ever marked
+            self.state = out.last_state
+
+
 def iso_of(epoch: int) -> str:
     """An epoch second as the API writes date-times."""
     return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -133,27 +154,18 @@ def test_start_date_raised_then_lowered_marks_what_was_deleted_below_it(
     low, middle = iso_of(data.sessions[0].created - DAY), iso_of(data.sessions[300].created)
     config = fast_config(sim, per_parent_refresh_days=2, start_date=low)
     selected = {"sessions", "session_details"}
-    marked: set[str] = set()
+    days = Days(sim, config, selected)
 
-    def run_days(days: int, state: dict[str, t.Any] | None) -> dict[str, t.Any] | None:
-        for _ in range(days):
-            sim.advance(DAY)
-            out = run_tap(config, selected=selected, state=state)
-            marked.update(r["id"] for r in out.records("sessions") if r.get("_sdc_deleted_at"))
-            assert not marked & {s.id for s in data.sessions}  # nothing live is ever marked
-            state = out.last_state
-        return state
-
-    state = run_days(4, run_tap(config, selected=selected).last_state)  # history, then a whole pass from `low`
+    days.run(4)  # history, then a whole pass from `low`
     config["start_date"] = middle  # raised: the passes from here cannot tell a row below it from a deleted one
-    state = run_days(5, state)
+    days.run(5)
     gone = data.sessions[150]  # below the raised date, read before it was raised, deleted while out of reach
     data.sessions.remove(gone)
-    state = run_days(3, state)
-    assert gone.id not in marked
+    days.run(3)
+    assert gone.id not in days.marked
     config["start_date"] = low  # lowered again: the next pass reads it whole and proves it gone
-    run_days(7, state)
-    assert gone.id in marked
+    days.run(7)
+    assert gone.id in days.marked
 
 
 def test_start_date_lowered_during_a_pass_proves_it_and_raised_again_marks_nothing_live(
@@ -170,24 +182,15 @@ def test_start_date_lowered_during_a_pass_proves_it_and_raised_again_marks_nothi
     low, middle = iso_of(data.sessions[0].created - DAY), iso_of((data.sessions[299].created + data.sessions[300].created) // 2)
     config = fast_config(sim, per_parent_refresh_days=3, start_date=middle)
     selected = {"sessions", "session_details"}
-    marked: set[str] = set()
+    days = Days(sim, config, selected)
 
-    def run_days(days: int, state: dict[str, t.Any] | None) -> dict[str, t.Any] | None:
-        for _ in range(days):
-            sim.advance(DAY)
-            out = run_tap(config, selected=selected, state=state)
-            marked.update(r["id"] for r in out.records("sessions") if r.get("_sdc_deleted_at"))
-            assert not marked & {s.id for s in data.sessions}  # nothing live is ever marked
-            state = out.last_state
-        return state
-
-    state = run_days(3, run_tap(config, selected=selected).last_state)  # history, then a whole pass
-    while not (state or {})["bookmarks"]["sessions"].get("recon", {}).get("before"):
-        state = run_days(1, state)  # until the next pass is under way
+    days.run(3)  # history, then a whole pass
+    while not (days.state or {})["bookmarks"]["sessions"].get("recon", {}).get("before"):
+        days.run(1)  # until the next pass is under way
     gone = data.sessions[301]  # above both dates, deleted while that pass runs, before it reads the row
     data.sessions.remove(gone)
     config["start_date"] = low  # lowered while the pass runs: its last slice reads down to it
-    state = run_days(4, state)
-    assert gone.id in marked
+    days.run(4)
+    assert gone.id in days.marked
     config["start_date"] = middle  # raised again: rows read below it are out of reach, not gone
-    run_days(8, state)
+    days.run(8)
