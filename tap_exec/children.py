@@ -43,10 +43,9 @@ def dig(row: dict[str, t.Any], path: tuple[str, ...]) -> t.Any:  # noqa: ANN401 
     return value
 
 
-class FetchLogStream(ExecStream):
-    """Not an endpoint: per stream and parent, when its child list was last fetched whole (no request of its own)."""
+class TapWrittenStream(ExecStream):
+    """Not an endpoint: rows per stream and parent that the tap writes itself as the run goes (no request)."""
 
-    name = FETCH_LOG
     path = ""
     primary_keys = ("stream", "parent_id")
     paginated = False
@@ -54,8 +53,14 @@ class FetchLogStream(ExecStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """Nothing when the lists are read (its SCHEMA is sent then); its rows come as per-parent lists are fetched."""
+        """Nothing when the lists are read (its SCHEMA is sent then); its rows are written as the run goes."""
         return iter(())
+
+
+class FetchLogStream(TapWrittenStream):
+    """Per stream and parent, when its child list was last fetched whole."""
+
+    name = FETCH_LOG
 
     def write(self, child: ExecStream, parent_id: str, fetched_at: str, rows: int) -> None:
         """Record that `child`'s list for `parent_id`, fetched at `fetched_at`, was read whole with `rows` rows."""
@@ -66,23 +71,14 @@ class FetchLogStream(ExecStream):
             )
 
 
-class FetchFailuresStream(ExecStream):
-    """Not an endpoint: per stream and parent whose children keep failing, its tries, days and last error (no request).
+class FetchFailuresStream(TapWrittenStream):
+    """Per stream and parent whose children keep failing, its tries, days and last error (the planner writes them).
 
     A row every run while the parent fails, and one saying how it was settled (fetched, gone, dropped) when it stops:
     the run's status stays 0, so a failing parent never stops a pipeline; a dbt test fails on the rows (README).
     """
 
     name = FETCH_FAILURES
-    path = ""
-    primary_keys = ("stream", "parent_id")
-    paginated = False
-    requested = False
-
-    @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """Nothing when the lists are read (its SCHEMA is sent then); the planner writes its rows (run/planner.py)."""
-        return iter(())
 
     def write(self, row: dict[str, t.Any]) -> None:
         """One failed parent's row, as the run's change tracker built it (run/memory.py `failure_row`)."""
