@@ -78,6 +78,13 @@ def drift_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "Schema drift" in r.getMessage()]
 
 
+def _killed_after_first(out: Output, field: str) -> tuple[dict[str, t.Any], list[dict[str, t.Any]]]:
+    """A kill right after the first record carrying `field`: the last STATE before it, and the records that landed."""
+    at = next(n for n, m in enumerate(out.messages) if m["type"] == "RECORD" and field in m["record"])
+    kept = [m["value"] for m in out.messages[:at] if m["type"] == "STATE"][-1]
+    return kept, [m["record"] for m in out.messages[: at + 1] if m["type"] == "RECORD"]
+
+
 def test_strict_validation_refuses_an_undeclared_field() -> None:
     with pytest.raises(jsonschema.ValidationError, match="sentiment"):
         jsonschema.validate(
@@ -335,12 +342,10 @@ def test_a_variant_column_goes_null_in_a_later_run(make_sim: t.Callable[..., Sim
     first = run_tap(config, selected=["sessions"])
     texts = {s.id for s in sim.data.sessions if as_text(TEXTS, s.id, s.score)}
     assert len(texts) > 20
-    at = next(n for n, m in enumerate(first.messages) if m["type"] == "RECORD" and "score__v_string" in m["record"])
-    kept = [m["value"] for m in first.messages[:at] if m["type"] == "STATE"][-1]
+    kept, landed_at_kill = _killed_after_first(first, "score__v_string")
     assert kept["added_columns"] == {"sessions": {"score__v_string": "string"}}, "remembered before the first record carrying it"
     assert first.last_state is not None
     assert first.last_state["added_columns"] == {"sessions": {"score__v_string": "string"}}
-    landed_at_kill = [m["record"] for m in first.messages[: at + 1] if m["type"] == "RECORD"]
 
     sim.api.drift = ApiDrift()  # the API serves every score as a number again
     for state, landed in ((first.last_state, first.records("sessions")), (kept, landed_at_kill)):
@@ -453,12 +458,10 @@ def test_an_added_field_goes_null_in_a_later_run(make_sim: t.Callable[..., Simul
     first = run_tap(config, selected=["scenarios"])
     ids = [s["id"] for s in sim.data.scenarios]
     assert {r["id"]: r["extra_note"] for r in first.records("scenarios")} == {i: extra_value(i) for i in ids}
-    at = next(n for n, m in enumerate(first.messages) if m["type"] == "RECORD" and "extra_note" in m["record"])
-    kept = [m["value"] for m in first.messages[:at] if m["type"] == "STATE"][-1]
+    kept, landed_at_kill = _killed_after_first(first, "extra_note")
     assert kept["added_columns"] == {"scenarios": {"extra_note": "object"}}, "remembered before the first record carrying it"
     assert first.last_state is not None
     assert first.last_state["added_columns"] == {"scenarios": {"extra_note": "object"}}
-    landed_at_kill = [m["record"] for m in first.messages[: at + 1] if m["type"] == "RECORD"]
     assert landed_at_kill[-1]["extra_note"] == extra_value(landed_at_kill[-1]["id"])
 
     sim.api.drift = ApiDrift()  # the API no longer serves the field
