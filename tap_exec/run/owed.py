@@ -96,8 +96,7 @@ class ChangeTracker(Deletions):
                 self.notes.append(f"{name}: the state's change record is malformed; dropped (a full pass follows).")
                 changes = stream.stream_state[CHANGES] = {}
             if name in sources:
-                raw = any(p is stream and not self.children[c].aggregate for c, p in self.parent_of.items())
-                raw = raw or name in self.marking
+                raw = bool(self.raw_children(stream)) or name in self.marking
                 prints = Prints(changes) if raw and stream.replication_key and stream.is_sorted else None
                 if prints is not None:
                     self.prints[name] = prints
@@ -160,6 +159,10 @@ class ChangeTracker(Deletions):
         dues.pending = {}
         self.full_passes[name] = reason
         self.notes.append(f"{name}: fetching for every {parent} row in this run ({reason}).")
+
+    def raw_children(self, parent: Listing) -> list[Child]:
+        """The selected per-parent streams of `parent` that fetch raw rows (not the API's aggregates)."""
+        return [child for name, child in self.children.items() if self.parent_of[name] is parent and not child.aggregate]
 
     def first_run_of(self, name: str) -> bool:
         """True when per-parent stream `name` had no change record when the run began (never synced, or just selected)."""
@@ -236,9 +239,9 @@ class ChangeTracker(Deletions):
 
     def _owe_own(self, stream: Listing, row_id: str, key: str | None) -> None:
         """Owe an older row's raw children (the API's aggregates already count it, whenever the tap first reads it)."""
-        for name, dues in self.dues.items():
-            if self.parent_of[name] is stream and not self.children[name].aggregate:
-                dues.owe((row_id,), key)
+        for child in self.raw_children(stream):
+            if child.name in self.dues:
+                self.dues[child.name].owe((row_id,), key)
 
     @staticmethod
     def _cursor_below(stream: Listing, key: str | None) -> bool:

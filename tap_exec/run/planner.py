@@ -207,7 +207,7 @@ class Planner:
             marks = stream.marks  # type: ignore[attr-defined]
             if not marks.details_due():
                 continue
-            raw = [c for name, c in tracker.children.items() if tracker.parent_of[name] is stream and not c.aggregate]
+            raw = tracker.raw_children(stream)
             if not raw:
                 marks.state.pop(DETAILS, None)
                 continue
@@ -216,15 +216,15 @@ class Planner:
     def _owe_history_details(self, stream: Listing) -> None:
         """History just begun, or a raw per-parent stream selected for the first time: history rows owe children."""
         tracker, marks = self.run.tracker, stream.marks  # type: ignore[attr-defined]
-        raw = [name for name, parent in tracker.parent_of.items() if parent is stream and not tracker.children[name].aggregate]
+        raw = tracker.raw_children(stream)
         if not raw or marks.details_due():
             return
         if marks.get(HISTORY).get("fresh") and not marks.get(HISTORY).get("read"):
             marks.state[DETAILS] = {"before": marks.top(), "ids": []}
-        elif any(tracker.first_run_of(name) for name in raw):
+        elif any(tracker.first_run_of(child.name) for child in raw):
             self.run.history.owe_details(marks, stream)
             note = "%s: first run; the %s rows older than the window are read again for it."
-            self.run.host.logger.info(note, raw[0], stream.name)
+            self.run.host.logger.info(note, raw[0].name, stream.name)
 
     def _history_details(self, stream: Listing, raw: list[Child], keep: int) -> None:
         """The raw children of history rows, newest first, from the details cursor, while more than `keep` are left."""
