@@ -6,6 +6,7 @@ import math
 import typing as t
 from datetime import datetime, timezone
 
+from tap_exec.run.prints import Prints
 from tap_exec.simulator import Counts, build
 from tests.expected import per_parent_stream
 from tests.helpers import clock_follows, fast_config, recent, run_tap
@@ -194,3 +195,78 @@ def test_start_date_lowered_during_a_pass_proves_it_and_raised_again_marks_nothi
     assert gone.id in days.marked
     config["start_date"] = middle  # raised again: rows read below it are out of reach, not gone
     days.run(8)
+
+
+def test_start_date_raised_still_marks_what_is_deleted_above_it(
+    make_sim: Callable[..., Simulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A raised `start_date`: the pass spanning it still marks a row above it that it left unread.
+
+    That pass proves nothing below the new date, but it read every row above it (each row's day in `known` tells
+    which side it is on), and none below it is marked.
+    """
+    data = recent(build(54, Counts.scaled(0.1, sessions=600)), within=60 * DAY)
+    sim = make_sim(data=data)
+    clock_follows(sim, monkeypatch)
+    low, middle = iso_of(data.sessions[0].created - DAY), iso_of(data.sessions[200].created)
+    config = fast_config(sim, per_parent_refresh_days=2, start_date=low)
+    days = Days(sim, config, {"sessions", "session_details"})
+    days.run(3)  # history, then a whole pass from `low`
+    config["start_date"] = middle  # raised: the next pass is not proven
+    gone = data.sessions[260]  # above the raised date, deleted before that pass reads it
+    data.sessions.remove(gone)
+    days.run(4)
+    assert days.marked == {gone.id}
+
+
+def test_rows_parked_below_a_raised_start_date_are_read_again_when_it_comes_down_part_way(
+    make_sim: Callable[..., Simulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Raised high, then lowered part way: the parked rows now above `start_date` are in reach again.
+
+    A deletion among them is marked without waiting for `start_date` to come all the way down.
+    """
+    data = recent(build(55, Counts.scaled(0.1, sessions=600)), within=60 * DAY)
+    sim = make_sim(data=data)
+    clock_follows(sim, monkeypatch)
+    low = iso_of(data.sessions[0].created - DAY)
+    middle, high = iso_of(data.sessions[200].created), iso_of(data.sessions[400].created)
+    config = fast_config(sim, per_parent_refresh_days=2, start_date=low)
+    days = Days(sim, config, {"sessions", "session_details"})
+    days.run(3)  # history, then a whole pass from `low`
+    config["start_date"] = high  # raised: rows below it are parked by the pass that spans it
+    days.run(1)
+    while not t.cast("dict[str, t.Any]", days.state)["bookmarks"]["sessions"]["changes"].get("parked"):
+        days.run(1)
+    config["start_date"] = middle  # lowered part way: still above where the parked rows were read from
+    known = Prints(t.cast("dict[str, t.Any]", days.state)["bookmarks"]["sessions"]["changes"]).table
+    parked = [s for s in data.sessions if s.created > data.sessions[200].created + DAY and known.get(s.id, (b"", 0, 0))[1] == 2]
+    gone = parked[0]  # parked below `high`, above `middle`: in reach again, and deleted
+    data.sessions.remove(gone)
+    days.run(5)
+    assert days.marked == {gone.id}
+
+
+def test_a_pass_whose_start_date_is_lowered_keeps_its_pace(
+    make_sim: Callable[..., Simulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lowered halfway through a pass, `start_date` adds rows below it: its slices grow, so it still ends on time."""
+    data = recent(build(56, Counts.scaled(0.1, sessions=900)), within=90 * DAY)
+    sim = make_sim(data=data)
+    clock_follows(sim, monkeypatch)
+    low, middle = iso_of(data.sessions[0].created - DAY), iso_of(data.sessions[600].created)
+    config = fast_config(sim, per_parent_refresh_days=4, start_date=middle)
+    days = Days(sim, config, {"sessions"})
+
+    def recon() -> dict[str, t.Any]:
+        return t.cast("dict[str, t.Any]", t.cast("dict[str, t.Any]", days.state)["bookmarks"]["sessions"].get("recon", {}))
+
+    days.run(1)
+    while not recon().get("before"):
+        days.run(1)  # a pass under way, from `middle`
+    config["start_date"] = low  # three times the rows below its mark
+    runs = 0
+    while recon().get("before"):
+        days.run(1)
+        runs += 1
+    assert runs <= 4  # per_parent_refresh_days runs, as if the pass had begun from `low`

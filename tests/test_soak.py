@@ -15,15 +15,22 @@ from tests.soak import DATA_OPERATIONS, soak
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
-#: Operations that hold on the current code. Not yet (issue 24), each shown by `benchmarks/soak.py --only OP --seeds 1
-#: --days 15` (seed 1) unless said:
-#: - toggle_per_parent: warehouse, two sessions deleted upstream stay (stale) after session_details is deselected on a
-#:   day with kills and max_requests (seed 1);
-#: - start_date: warehouse, two sessions deleted upstream stay (stale) around a raised start_date (seed 2);
+#: Operations that hold on the current code. Not yet (issue 24), shown by `benchmarks/soak.py --only OP`:
 #: - small_budget (with kills): budget, a run killed after its last STATE spent requests the next run of the day does
 #:   not count (seed 2, day 8: 19 of 18).
 PASSING = frozenset(
-    {*DATA_OPERATIONS, "activate_version", "schema_contract", "kills", "max_requests", "stream_map", "hourly_rerun", "api_drift"}
+    {
+        *DATA_OPERATIONS,
+        "activate_version",
+        "schema_contract",
+        "kills",
+        "max_requests",
+        "stream_map",
+        "hourly_rerun",
+        "api_drift",
+        "start_date",
+        "toggle_per_parent",
+    }
 )
 DAYS = 15
 

@@ -92,11 +92,11 @@ class Deletions:
         if stream.name in self.prints:
             self.prints[stream.name].begin_pass(start)
 
-    def end_pass(self, stream: Listing, *, proven: bool = True, read_from: str = "") -> None:
+    def end_pass(self, stream: Listing, *, proven: bool = True, read_from: str = "", start: str = "") -> None:
         """A reconciliation pass read the whole history: rows it never listed are gone (`proven`), or parked.
 
         Parked rows (read under a `start_date` no lower than `read_from`) are kept, never marked, until a pass from
         that low reads again every one of them that exists.
         """
         if stream.name in self.prints:
-            self.vanished(stream, self.prints[stream.name].end_pass(proven=proven, read_from=read_from))
+            self.vanished(stream, self.prints[stream.name].end_pass(proven=proven, read_from=read_from, start=start))

@@ -139,6 +139,8 @@ class History:
         read proves runs strictly below it, down to the new mark (or to the list's start when it is complete).
         """
         rows = first_total if start.get("fresh") and first_total is not None else start.get("rows")
+        if mode == RECON and not start.get("fresh") and first_total is not None:  # rows below the mark now (a lowered
+            rows = max(int(rows or 0), int(start.get("read") or 0) + first_total)  # `start_date`): slices keep pace
         high = start.get("before")
         # the lowest `start_date` any slice of this read was read under: the rows it holds may lie that low
         lowest = min(str(start.get("low", start.get("start") if mode == RECON else self.start_date) or ""), self.start_date)
@@ -153,7 +155,7 @@ class History:
                 # A pass whose `start_date` was lowered while it ran read all from the lower one: its last slice did.
                 began, previous = start.get("start") or "", start.get("previous") or ""
                 proven = self.start_date <= began and self.start_date <= previous
-                self.tracker.end_pass(stream, proven=proven, read_from=min(began, previous))
+                self.tracker.end_pass(stream, proven=proven, read_from=min(began, previous), start=self.start_date)
             low = self._floor()  # a complete read reached `start_date`, not below it
         else:
             mark = marks.state.setdefault(mode, {})

@@ -81,14 +81,14 @@ class Seen:
             key, row_id = self._order.popleft()
             if self.keys.get(row_id) == key:
                 del self.keys[row_id]
-                self._retire(row_id, self.versions.pop(row_id, None))
+                self._retire(row_id, self.versions.pop(row_id, None), key)
 
     def finish(self, lower: str | None) -> None:
         """After a complete listing keep only rows seen in it (at or above `lower`): the rest vanished or aged out."""
         keep = {row_id: self.versions[row_id] for row_id, key in self.keys.items() if not lower or not key or key >= lower}
         for row_id, version in self.versions.items():
             if row_id not in keep:  # aged out, or not listed (gone, or below a narrower read): reconciliation decides
-                self._retire(row_id, version)
+                self._retire(row_id, version, self.keys.get(row_id))
         self.versions.clear()
         self.versions.update(keep)
         if lower:
@@ -116,9 +116,9 @@ class Seen:
             if self.prints is not None:
                 self.prints.forget(row_id)  # `finish` retired them there
 
-    def _retire(self, row_id: str, version: str | None) -> None:
+    def _retire(self, row_id: str, version: str | None, key: str | None) -> None:
         if self.prints is not None and version is not None:
-            self.prints.put(row_id, version)
+            self.prints.put(row_id, version, key)
 
 
 class Dues:

@@ -235,7 +235,7 @@ class ChangeTracker(Deletions):
             self._owe_for_change(stream.name, row, row_id, key)
         elif mode == "recon" and not prints.holds(row_id) and not self._cursor_below(stream, key):
             self._owe_own(stream, row_id, key)  # never read before (`start_date` lowered, a lost memory): its raw rows too
-        prints.put(row_id, version)
+        prints.put(row_id, version, key)
 
     def _owe_own(self, stream: Listing, row_id: str, key: str | None) -> None:
         """Owe an older row's raw children (the API's aggregates already count it, whenever the tap first reads it)."""
