@@ -23,7 +23,17 @@ if t.TYPE_CHECKING:
 #: - small_budget (with kills): budget, a run killed after its last STATE spent requests the next run of the day does
 #:   not count (seed 2, day 8: 19 of 18).
 PASSING = frozenset(
-    {*DATA_OPERATIONS, "activate_version", "schema_contract", "kills", "max_requests", "stream_map", "hourly_rerun", "api_drift"}
+    {
+        *DATA_OPERATIONS,
+        "activate_version",
+        "schema_contract",
+        "kills",
+        "max_requests",
+        "stream_map",
+        "hourly_rerun",
+        "api_drift",
+        "upgrade",
+    }
 )
 DAYS = 15
 
