@@ -97,7 +97,7 @@ class ExecIncrementalStream(ExecStream):
         else:
             mark = self.marks.get(self.mode)
             self._upper = mark.get("before")  # fixed for the whole read, while the mark moves with each row
-            pages = self.run.history.pages_for(self.marks) if self.mode == "recon" else None
+            pages = self.run.history.slice_pages(self.marks) if self.mode == "recon" else None
             share, day = self.history_share, self.run.day
             self.window = WindowPaginator(
                 str(self.replication_key),

@@ -30,6 +30,7 @@ PASSING = frozenset(
         "api_drift",
         "start_date",
         "toggle_per_parent",
+        "upgrade",
     }
 )
 DAYS = 15

@@ -22,6 +22,7 @@ if t.TYPE_CHECKING:
 
 HISTORY: t.Final = "history"
 RECON: t.Final = "recon"
+WHOLE: t.Final = "whole"  # a reconciliation mark reading all history in one run: `known` is rebuilt
 DETAILS: t.Final = "details"  # the raw children of history rows, fetched newest first after the history list
 CURRENT_DAYS = 7  # a first run reads the last week as today's data, the rest as history
 
@@ -60,6 +61,19 @@ class Marks:
         else:
             mark["before"], mark["ids"] = key, [row_id]
         mark["read"] = mark.get("read", 0) + 1
+
+    def relearn(self) -> None:
+        """`known` was lost (a state from an older tap-exec): the next reconciliation pass reads all history in one run.
+
+        Until that pass has read a row, a deletion of it cannot be named; read in slices over several runs, rows
+        deleted before their slice came would never be. A pass under way is begun again (what it read is not known).
+        A first run's history not yet begun fills `known` itself.
+        """
+        history = self.get(HISTORY)
+        if history and not history.get("done") and not history.get("read"):
+            return
+        rows = self.get(RECON).get("rows")
+        self.state[RECON] = {WHOLE: True, **({"rows": rows} if rows else {})}
 
     def history_due(self) -> bool:
         """True while history has rows left to read."""
@@ -116,6 +130,10 @@ class History:
         edge = self._edge(stream, marks) or marks.top()
         if edge:
             marks.state[DETAILS] = {"before": edge, "ids": []}
+
+    def slice_pages(self, marks: Marks) -> int | None:
+        """Pages this run's reconciliation slice may read: None (all) for a pass rebuilding a lost `known`."""
+        return None if marks.get(RECON).get(WHOLE) else self.pages_for(marks)
 
     def pages_for(self, marks: Marks) -> int:
         """Pages one reconciliation slice reads: the history's pages spread over `per_parent_refresh_days` runs."""

@@ -18,7 +18,7 @@ from datetime import timedelta
 from tap_exec.run.budget import iso, parse_moment
 from tap_exec.run.embeds import Embeds
 from tap_exec.run.gone import Deletions
-from tap_exec.run.history import DETAILS
+from tap_exec.run.history import DETAILS, Marks
 from tap_exec.run.memory import FAILED, FIRST, SINCE, Dues, Seen, failure_row, version_of, well_formed
 from tap_exec.run.prints import Prints
 
@@ -96,11 +96,7 @@ class ChangeTracker(Deletions):
                 self.notes.append(f"{name}: the state's change record is malformed; dropped (a full pass follows).")
                 changes = stream.stream_state[CHANGES] = {}
             if name in sources:
-                raw = bool(self.raw_children(stream)) or name in self.marking
-                prints = Prints(changes) if raw and stream.replication_key and stream.is_sorted else None
-                if prints is not None:
-                    self.prints[name] = prints
-                self.seen[name] = Seen(changes.setdefault("seen", {}), prints, changes)
+                self._remember(stream, changes)
             if name in self.children:
                 self.dues[name] = Dues(changes)
                 self._embeds(name, changes)
@@ -108,6 +104,17 @@ class ChangeTracker(Deletions):
             reason = self._full_pass_reason(name, dues)
             if reason:
                 self._full_pass(name, reason)
+
+    def _remember(self, stream: Listing, changes: dict[str, t.Any]) -> None:
+        """A list whose rows decide what is owed remembers them: `seen`, and `known` when a raw child or marks need it."""
+        name = stream.name
+        raw = bool(self.raw_children(stream)) or name in self.marking
+        prints = Prints(changes) if raw and stream.replication_key and stream.is_sorted else None
+        if prints is not None:
+            self.prints[name] = prints
+            if prints.lost and stream.stream_state.get("replication_key_value"):  # rows were read before: rebuild it
+                Marks(stream.stream_state).relearn()
+        self.seen[name] = Seen(changes.setdefault("seen", {}), prints, changes)
 
     def _unfollow(self, name: str, changes: t.Any) -> None:  # noqa: ANN401 - whatever the state held
         """A per-parent stream deselected (or tracking off) forgets its failed parents: their rows say so, once."""

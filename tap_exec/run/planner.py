@@ -155,11 +155,11 @@ class Planner:
     def _lists(self, tops: list[Listing], backward: list[Listing]) -> list[Listing]:
         """Phase 1: every list; history's list too while it fits half of today's budget. The lists reading history."""
         history = self.run.history
+        for stream in backward:
+            if HISTORY not in stream.stream_state and stream.stream_state.get("replication_key_value"):
+                stream.stream_state[HISTORY] = {"done": True}  # a state from before history: it read the whole list
         # lists that read history in this run, or read it whole for the first time: they reconcile none of it
         listed: list[Listing] = [s for s in backward if HISTORY not in s.stream_state]
-        for stream in listed:
-            if stream.stream_state.get("replication_key_value"):  # a state from before history: it read the whole list
-                stream.stream_state[HISTORY] = {"done": True}
         self.phase = "lists"
         for stream in tops:
             self._sync(stream, "current")  # a first run's current read is where history begins

@@ -41,6 +41,8 @@ class Prints:
     def __init__(self, changes: dict[str, t.Any]) -> None:
         self.changes = changes
         changes.pop(OLD_PRINTS, None)  # hashed ids (before deletions were marked): no id to name a deletion with
+        #: no `known` (an older tap-exec: none, or hashed `prints`): rows read before this run are not remembered
+        self.lost = PRINTS not in changes
         self.table: dict[str, tuple[bytes, int, int]] = _decode(changes.get(PRINTS) or "")
         self.dirty = False
         self.touched: set[str] = set()  # rows this run listed or saw leave the window: they exist now
