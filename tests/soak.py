@@ -347,13 +347,12 @@ def _drop(record: t.Any, *keys: str) -> None:
 
 
 def _unpark(changes: dict[str, t.Any]) -> None:
-    """Before 2bd2fbc rows were never parked, nor kept their key: a parked row is one the pass counted as read."""
+    """Before 2bd2fbc rows were never parked, nor kept their key: a pass that proved nothing forgot what it left unread."""
     changes.pop(PARKED_FROM, None)
     if changes.get("known"):
         table = _decode(changes["known"])
-        if any(read == PARKED for _, read, _ in table.values()):
-            out = b"".join(_known_entry(row_id, version, int(read != 0)) for row_id, (version, read, _) in table.items())
-            changes["known"] = base64.b64encode(out).decode()
+        out = b"".join(_known_entry(row_id, version, read) for row_id, (version, read, _) in table.items() if read != PARKED)
+        changes["known"] = base64.b64encode(out).decode()
 
 
 def _known_entry(row_id: str, version: bytes, read: int) -> bytes:
@@ -366,7 +365,7 @@ def _known_entry(row_id: str, version: bytes, read: int) -> bytes:
 def _hashed(known: str) -> str:
     """`known` as the `prints` of releases before cb9e6db: per row 4 bytes of blake2b of its id, then its 2-byte version."""
     table = _decode(known)
-    out = b"".join(hashlib.blake2b(row_id.encode(), digest_size=4).digest() + version for row_id, (version, _, _) in table.items())
+    out = b"".join(hashlib.blake2b(row_id.encode(), digest_size=4).digest() + entry[0] for row_id, entry in table.items())
     return base64.b64encode(out).decode()
 
 
