@@ -43,7 +43,11 @@ class Run:
     @functools.cached_property
     def day(self) -> ApiDay:
         """The API's day and what today's runs spent of `daily_request_budget`."""
-        return ApiDay(self.host.state, int(self.config.get("daily_request_budget") or DAILY_LIMIT))
+        day = ApiDay(self.host.state, int(self.config.get("daily_request_budget") or DAILY_LIMIT))
+        if day.charged:
+            note = "The last run ended without its final STATE (killed?): up to %d requests it may have sent count as spent."
+            self.host.logger.info(note, day.charged)
+        return day
 
     @functools.cached_property
     def governor(self) -> RequestGovernor:

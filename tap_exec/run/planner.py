@@ -103,8 +103,12 @@ class Planner:
         self.checkpoint_if_due()
 
     def checkpoint_if_due(self) -> None:
-        """A STATE message with everything decided so far, if the last one is `CHECKPOINT_SECONDS` old."""
-        if time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS:
+        """A STATE message with everything decided so far, if the last one is `CHECKPOINT_SECONDS` old.
+
+        Or `CHECKPOINT_REQUESTS` requests old, when today's budget has more than `OPEN_BOUND` left (run/budget.py): at
+        the API's 60 a minute the minute comes first, and a quick API never needs the STATE that repeats the last one.
+        """
+        if time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS or self.run.day.checkpoint_soon():
             self._last_checkpoint = time.monotonic()
             self.run.checkpoint()
 
