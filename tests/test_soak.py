@@ -20,10 +20,20 @@ if t.TYPE_CHECKING:
 #: - toggle_per_parent: warehouse, two sessions deleted upstream stay (stale) after session_details is deselected on a
 #:   day with kills and max_requests (seed 1);
 #: - start_date: warehouse, two sessions deleted upstream stay (stale) around a raised start_date (seed 2);
-#: - small_budget (with kills): budget, a run killed after its last STATE spent requests the next run of the day does
-#:   not count (seed 2, day 8: 19 of 18).
+#: small_budget holds on these seeds; on 20 days, seed 5 still ends with three sessions stale (warehouse, day 24), also
+#: before budget.open, and not without small_budget (`benchmarks/soak.py --only small_budget --seeds 5 --days 20`).
 PASSING = frozenset(
-    {*DATA_OPERATIONS, "activate_version", "schema_contract", "kills", "max_requests", "stream_map", "hourly_rerun", "api_drift"}
+    {
+        *DATA_OPERATIONS,
+        "activate_version",
+        "schema_contract",
+        "kills",
+        "max_requests",
+        "stream_map",
+        "hourly_rerun",
+        "api_drift",
+        "small_budget",
+    }
 )
 DAYS = 15
 
