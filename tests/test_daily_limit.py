@@ -273,7 +273,9 @@ def test_a_killed_run_leaves_no_request_uncounted(make_sim: Callable[..., Simula
     """
     assert (budget < OPEN_BOUND) == (page_size == 100)  # the two cases above
     sim = make_sim(data=_data(), clock_offset=_at(10))
-    config = fast_config(sim, daily_request_budget=budget, page_size=page_size)
+    # the API's 60 a minute (the bound: 100), in a window short enough not to wait
+    config = fast_config(sim, daily_request_budget=budget, page_size=page_size, max_requests_per_minute=60)
+    config["rate_limit_window_seconds"] = 0.01
     catalog = catalog_for(config, SELECTED)
     with api_clock(sim):
         whole = run_once(config, catalog, None, None)

@@ -13,10 +13,9 @@ CLOCK_DOUBT = 60.0
 #: A 429 whose wait ends this close to the API's midnight is its daily limit, whatever its body says.
 MIDNIGHT_SLACK = 60.0
 BUDGET = "budget"  # the state's top-level key: {"day": "YYYY-MM-DD", "spent": n, "offset": seconds, "open": n, "hold": {…}}
-#: The most requests a run sends after a STATE message before its next one (the requests a kill can leave uncounted).
+#: The fewest requests a run may send after a STATE message before its next one (the requests a kill can leave
+#: uncounted): at least a minute's at `max_requests_per_minute`, so that the planner's checkpoint every minute comes first.
 OPEN_BOUND = 100
-#: Requests after a STATE from which the planner writes its next checkpoint early (before the `open` bound forces one).
-CHECKPOINT_REQUESTS = 75
 
 
 class ApiDay:
@@ -50,6 +49,7 @@ class ApiDay:
         self.unreported = 0  # requests sent since the last STATE message
         self._stamped_day: str | None = None  # the API's day the last STATE message counted
         self._capped = False
+        self.open_bound = OPEN_BOUND  # the run's: at least a minute's requests at its pace (Run.day)
 
     def now(self) -> datetime:
         """The API's time now, as best known."""
@@ -143,19 +143,19 @@ class ApiDay:
     def stamp(self) -> None:
         """A STATE message is written: it says how many requests may follow it before the next one (`open`).
 
-        `OPEN_BOUND` at most, never more than today's budget allows, 0 once the run ended. A run that starts from a
+        `open_bound` at most, never more than today's budget allows, 0 once the run ended. A run that starts from a
         STATE whose `open` is not 0 counts that many as spent (its writer was killed); the API's next day owes nothing.
         """
         self._roll()
         left = self.left()
-        self.record["open"] = min(left, OPEN_BOUND) if self.open else 0
+        self.record["open"] = min(left, self.open_bound) if self.open else 0
         self.unreported = 0
         self._stamped_day = self.record["day"]
         self._capped = self.record["open"] < left  # the bound, not the budget, limits what may follow this STATE
 
     def checkpoint_soon(self) -> bool:
-        """True when a checkpoint now saves a STATE the `open` bound would force mid-read (`CHECKPOINT_REQUESTS`)."""
-        return self.open and self._capped and self.unreported >= CHECKPOINT_REQUESTS
+        """True when a checkpoint now saves a STATE the `open` bound would force mid-read (three quarters of it used)."""
+        return self.open and self._capped and self.unreported * 4 >= self.open_bound * 3
 
     def must_report(self) -> bool:
         """True when the next request needs a STATE message first: the last one's `open` is used up, or its day is over."""
