@@ -6,15 +6,19 @@ import sys
 import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.helpers._state import StateWriter
 from singer_sdk.singerlib import StateMessage
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
 from typing_extensions import override
+
+from tap_exec.run.budget import BUDGET
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib.encoding.simple import Message
     from singer_sdk.streams import Stream
 
     from tap_exec.drift import SchemaDrift
+    from tap_exec.run.budget import ApiDay
 
 
 class ExecWriter(MsgSpecWriter):
@@ -40,6 +44,30 @@ class ExecWriter(MsgSpecWriter):
         sys.stdout.buffer.write(self.format_message(message))
         if isinstance(message, StateMessage):
             sys.stdout.flush()
+
+
+class ExecStateWriter(StateWriter):
+    """The SDK's state writer; while a run syncs, each STATE message says how many requests may follow it (budget.py).
+
+    A STATE due mid-read (those requests are used up) repeats the last STATE message with today's count: the rest of
+    the state may be halfway through a change there (history's mark ahead of `known`), and the last message never is.
+    """
+
+    day: ApiDay | None = None  # the run's day while it syncs
+
+    @override
+    def write_state(self, state: dict[str, t.Any]) -> None:  # type: ignore[override]
+        if self.day is not None:
+            self.day.stamp()
+        super().write_state(state)  # type: ignore[arg-type]
+
+    def write_budget(self, state: dict[str, t.Any]) -> None:
+        """The last STATE message again with the day's count now (`state` itself before the run wrote one)."""
+        last = self._last_emitted_state
+        base = dict(last) if last is not None else state
+        if self.day is not None:
+            base[BUDGET] = self.day.record
+        self.write_state(base)
 
 
 class TableVersion:

@@ -18,6 +18,7 @@ from tap_exec.decoding import json_body
 from tap_exec.incremental import ExecIncrementalStream
 from tap_exec.pagination import Cursor
 from tap_exec.run.estimate import ListSize, remaining
+from tap_exec.run.history import DETAILS, HISTORY
 from tap_exec.run.progress import days_phrase
 from tap_exec.tap import TapExec
 
@@ -87,6 +88,8 @@ def plan(tap: TapExec) -> list[Line]:
     for stream in t.cast("dict[str, ExecStream]", tap.streams).values():
         if stream.parent_stream_type is None and stream.name in tracker.synced and stream.paginated:
             sizes[stream.name] = read_list(stream)
+            if getattr(stream, "reverse_params", None):
+                run.planner.owe_history_details(stream)  # as the run does after its current read: a late raw stream
             if isinstance(stream, ExecIncrementalStream) and stream.marks.history_due():
                 read_history_size(stream)
     lines = []
@@ -117,6 +120,46 @@ def plan(tap: TapExec) -> list[Line]:
     return lines
 
 
+def backfills(tap: TapExec, lines: list[Line]) -> list[str]:
+    """The backfills in progress (a raw per-parent stream selected late, earlier runs' debts), their place and days."""
+    run, tracker = tap.run, tap.run.tracker
+    costs = {line.stream: line.requests for line in lines}
+    found: list[tuple[str, int]] = []  # what is owed, its requests
+    for stream in t.cast("dict[str, ExecStream]", tap.streams).values():
+        raw = tracker.raw_children(stream) if stream.name in tracker.synced else []
+        marks = getattr(stream, "marks", None)
+        if raw and marks is not None and marks.details_due() and not marks.history_due():  # a first run's: its table line
+            rows = max(0, int(marks.get(HISTORY).get("rows") or 0) - int(marks.get(DETAILS).get("read", 0)))
+            names = " and ".join(child.name for child in raw)
+            found.append(
+                (f"{names} for about {rows:,} older rows of {stream.name}, newest first", costs.get(f"{stream.name} history", 0))
+            )
+    for name, dues in tracker.dues.items():
+        carried = sum(1 for parent_id in dues.queue() if parent_id in dues.carried and parent_id not in dues.failed)
+        if carried:
+            parent = tracker.parent_of[name].name
+            found.append((f"{name} for {carried:,} {parent} rows owed by earlier runs or a full pass", carried))
+    if not found:
+        return []
+    owed = sum(requests for _, requests in found)
+    limit = run.day.limit
+    daily = max(0, sum(costs.values()) - owed)  # lists, today's new or changed parents, aggregates, reconciliation
+    room = limit - daily
+    pace = (
+        f"about {math.ceil(owed / room)} days of daily runs at `daily_request_budget` {limit:,} (about {daily:,} of each "
+        "day going to the rest)"
+        if room > 0
+        else f"days whose new data leaves room in `daily_request_budget` {limit:,} (today's needs all of it)"
+    )
+    return [
+        f"Backfill in progress ({owed:,} requests): " + "; ".join(what for what, _ in found) + ".",
+        (
+            f"  It comes after today's lists and new or changed parents, and leaves today's aggregates and a "
+            f"reconciliation slice their requests (up to half of what is left after today's new data); it takes {pace}."
+        ),
+    ]
+
+
 def render(lines: list[Line], tap: TapExec, probes: int) -> str:
     """A table, the total, and what today's budget buys of it."""
     total = sum(line.requests for line in lines)
@@ -132,6 +175,7 @@ def render(lines: list[Line], tap: TapExec, probes: int) -> str:
             "Order: lists, today's new or changed parents (raw rows, then aggregates), earlier runs' debts, history "
             "newest first, then a reconciliation slice."
         ),
+        *backfills(tap, lines),
     ]
     return "\n".join(out)
 

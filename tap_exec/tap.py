@@ -16,7 +16,7 @@ from tap_exec.cli import ConfigFiles, check_catalog, check_start_date, check_sta
 from tap_exec.deleted import declare_mark
 from tap_exec.drift import COLUMNS, VARIANTS, SchemaDrift
 from tap_exec.errors import StopSyncError
-from tap_exec.output import ExecWriter
+from tap_exec.output import ExecStateWriter, ExecWriter
 from tap_exec.run import Run
 from tap_exec.run.budget import BUDGET
 from tap_exec.settings import SECRET_SETTINGS, SETTINGS, setting_problems
@@ -40,6 +40,7 @@ class TapExec(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
         """The SDK's tap, with the `schema_contract` check between its streams and its writer (drift.py)."""
         super().__init__(*args, **kwargs)
+        self._state_writer = ExecStateWriter(self.message_writer)
         contract = str(self.config.get("schema_contract", "evolve"))
         self.drift = SchemaDrift(contract, self.logger, t.cast("dict[str, t.Any]", self.state), self.run.checkpoint)
         if isinstance(self.message_writer, ExecWriter):
@@ -87,15 +88,19 @@ class TapExec(Tap):
     def sync_all(self) -> None:
         """Read the lists, then spend the day's budget in the planner's order (run/planner.py).
 
-        However the run ends (done, a clean stop, a failure), its last STATE message holds everything it did.
+        However the run ends (done, a clean stop, a failure), its last STATE message holds everything it did. Until
+        then every STATE message says how many requests may follow it (`budget.open`): a kill leaves none uncounted.
         """
         self._reset_state_progress_markers()
         self._set_compatible_replication_methods()
-        if self.state:
-            self.state_writer.write_state(self.state)
+        writer, day = t.cast("ExecStateWriter", self.state_writer), self.run.day
+        writer.day, day.open = day, True
+        self.run.governor.report = lambda: writer.write_budget(t.cast("dict[str, t.Any]", self.state))
+        writer.write_state(t.cast("dict[str, t.Any]", self.state))  # the run is open before its first request
         try:
             self.run.planner.execute(t.cast("dict[str, t.Any]", self.streams))
         finally:
+            day.open = False
             self.run.checkpoint()
         for stream in self.streams.values():
             stream.log_sync_costs()

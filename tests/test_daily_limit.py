@@ -8,11 +8,14 @@ import time
 import typing as t
 from dataclasses import dataclass
 
+import pytest
 import requests
 
 from tap_exec.errors import EXIT_DONE, EXIT_RATE_LIMITED
+from tap_exec.run.budget import OPEN_BOUND
 from tap_exec.simulator import Counts, Faults, Limits, build
 from tests.helpers import catalog_for, fast_config, parse, recent, run_cli, time_passes, write_json
+from tests.soak import api_clock, run_once
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -257,3 +260,35 @@ def test_the_clock_request_is_not_retried(make_sim: Callable[..., Simulator], tm
     dropped = runs.run()
     assert (dropped.status, dropped.errors, dropped.requests) == (EXIT_DONE, [], 1)
     assert "Today's request budget is spent" in dropped.warnings[-1]  # after the dropped connection's own line
+
+
+# Below OPEN_BOUND each STATE allows what is left; above it, the history list read at 3 rows a page (no checkpoint in
+# it) needs the STATEs the bound forces.
+@pytest.mark.parametrize(("budget", "page_size"), [(40, 100), (300, 3)])
+def test_a_killed_run_leaves_no_request_uncounted(make_sim: Callable[..., Simulator], budget: int, page_size: int) -> None:
+    """A kill -9 at any STATE message: with the run resumed from the last one, the day spends at most its budget.
+
+    The kill stops the STATE message itself (no `finally`, no final STATE), so the requests the killed run sent after
+    its last STATE reached no state: the resumed run counts that STATE's `budget.open` as spent instead.
+    """
+    assert (budget < OPEN_BOUND) == (page_size == 100)  # the two cases above
+    sim = make_sim(data=_data(), clock_offset=_at(10))
+    # the API's 60 a minute (the bound: 100), in a window short enough not to wait
+    config = fast_config(sim, daily_request_budget=budget, page_size=page_size, max_requests_per_minute=60)
+    config["rate_limit_window_seconds"] = 0.01
+    catalog = catalog_for(config, SELECTED)
+    with api_clock(sim):
+        whole = run_once(config, catalog, None, None)
+    states = [n for n, message in enumerate(whole.messages) if message["type"] == "STATE"]
+    assert len(states) > 3, "the run writes STATE messages to kill it at"
+    for kill_at in states:  # the kill stops the STATE message itself: the one before it is the last the loader has
+        with api_clock(sim):
+            before = sim.stats.requests
+            killed = run_once(config, catalog, None, kill_at)
+            assert killed.killed
+            resumed = run_once(config, catalog, killed.last_state, None)
+            spent = sim.stats.requests - before
+        assert not resumed.failure, resumed.failure
+        assert spent <= budget, f"killed at message {kill_at}: {spent} requests on the API's day, budget {budget}"
+        assert resumed.last_state is not None
+        assert resumed.last_state["budget"]["open"] == 0, "a run that ended closes its count"

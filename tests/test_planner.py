@@ -299,6 +299,36 @@ def test_the_plan_speaks_in_days(make_sim: Callable[..., Simulator], tmp_path: P
     assert "more days of daily runs, done about" in result.stdout
 
 
+def _plan(tmp_path: Path, config: dict[str, t.Any], selected: set[str], state: dict[str, t.Any] | None = None) -> str:
+    """`tap-exec-plan`'s output for `selected` (and `state`)."""
+    args = ["--config", write_json(tmp_path, "plan-config.json", config)]
+    args += ["--catalog", write_json(tmp_path, "plan-catalog.json", catalog_for(config, selected))]
+    if state is not None:
+        args += ["--state", write_json(tmp_path, "plan-state.json", state)]
+    result = subprocess.run(
+        [sys.executable, "-m", "tap_exec.plan", *args], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_plan_says_a_late_selection_backfills_after_todays_data(make_sim: Callable[..., Simulator], tmp_path: Path) -> None:
+    """session_details selected after sessions: the plan names the backfill, its place in the order, and its days."""
+    sim = make_sim(data=_data(900))
+    out = run_tap(fast_config(sim), selected={"sessions"})
+    config = fast_config(sim, daily_request_budget=100)
+    before = _plan(tmp_path, config, {"sessions"}, out.last_state)
+    assert "Backfill" not in before, before
+    plan = _plan(tmp_path, config, DETAILS, out.last_state)
+    backfill = plan[plan.index("Backfill in progress") :]
+    assert "session_details for about 8" in backfill, plan  # 900 sessions, all but the lookback window's
+    assert "after today's lists and new or changed parents" in backfill
+    assert "leaves today's aggregates and a reconciliation slice their requests" in backfill
+    days = int(backfill.split("it takes about ")[1].split()[0])
+    assert 9 <= days <= 11, plan
+    assert "`daily_request_budget` 100" in backfill
+
+
 def test_every_session_of_the_first_week_gets_its_detail(make_sim: Callable[..., Simulator]) -> None:
     """The current read spans more than the lookback window: a row pruned from memory is still listed, not gone."""
     data = recent(build(3, Counts.scaled(0.3, sessions=400)), within=5 * 86_400)

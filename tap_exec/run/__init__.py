@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import typing as t
 
-from tap_exec.run.budget import ApiDay
+from tap_exec.run.budget import OPEN_BOUND, ApiDay
 from tap_exec.run.history import History
 from tap_exec.run.owed import ChangeTracker
 from tap_exec.run.pace import RequestGovernor
@@ -43,7 +43,12 @@ class Run:
     @functools.cached_property
     def day(self) -> ApiDay:
         """The API's day and what today's runs spent of `daily_request_budget`."""
-        return ApiDay(self.host.state, int(self.config.get("daily_request_budget") or DAILY_LIMIT))
+        day = ApiDay(self.host.state, int(self.config.get("daily_request_budget") or DAILY_LIMIT))
+        day.open_bound = max(OPEN_BOUND, int(self.config["max_requests_per_minute"]))
+        if day.charged:
+            note = "The last run ended without its final STATE (killed?): up to %d requests it may have sent count as spent."
+            self.host.logger.info(note, day.charged)
+        return day
 
     @functools.cached_property
     def governor(self) -> RequestGovernor:

@@ -12,7 +12,10 @@ CLOCK_SLACK = 2.0  # seconds: the `Date` header counts whole seconds, and a resp
 CLOCK_DOUBT = 60.0
 #: A 429 whose wait ends this close to the API's midnight is its daily limit, whatever its body says.
 MIDNIGHT_SLACK = 60.0
-BUDGET = "budget"  # the state's top-level key: {"day": "YYYY-MM-DD", "spent": n, "offset": seconds, "hold": {…}}
+BUDGET = "budget"  # the state's top-level key: {"day": "YYYY-MM-DD", "spent": n, "offset": seconds, "open": n, "hold": {…}}
+#: The fewest requests a run may send after a STATE message before its next one (the requests a kill can leave
+#: uncounted): at least a minute's at `max_requests_per_minute`, so that the planner's checkpoint every minute comes first.
+OPEN_BOUND = 100
 
 
 class ApiDay:
@@ -26,10 +29,13 @@ class ApiDay:
     def __init__(self, state: dict[str, t.Any], limit: int) -> None:
         found = state.get(BUDGET)
         record: dict[str, t.Any] = t.cast("dict[str, t.Any]", found) if _well_formed(found) else {}
+        # A run killed after its last STATE may have sent up to that STATE's `open` more requests: count them as spent.
+        self.charged = _open(record)
         self.record: dict[str, t.Any] = {
             "day": record.get("day"),
-            "spent": int(record.get("spent", 0)),
+            "spent": int(record.get("spent", 0)) + self.charged,
             "offset": int(record.get("offset", 0)),
+            "open": 0,
         }
         hold = _hold(record)
         if hold:
@@ -39,6 +45,11 @@ class ApiDay:
         self.spent_this_run = 0
         self.learned = False  # True once a response's `Date` told the API's clock
         self._counted = {self.record["day"]: self.record["spent"]}  # what the state said was spent, by day
+        self.open = False  # True while the run syncs: each STATE then says how many requests may follow it
+        self.unreported = 0  # requests sent since the last STATE message
+        self._stamped_day: str | None = None  # the API's day the last STATE message counted
+        self._capped = False
+        self.open_bound = OPEN_BOUND  # the run's: at least a minute's requests at its pace (Run.day)
 
     def now(self) -> datetime:
         """The API's time now, as best known."""
@@ -127,6 +138,29 @@ class ApiDay:
         self._roll()
         self.record["spent"] += 1
         self.spent_this_run += 1
+        self.unreported += 1
+
+    def stamp(self) -> None:
+        """A STATE message is written: it says how many requests may follow it before the next one (`open`).
+
+        `open_bound` at most, never more than today's budget allows, 0 once the run ended. A run that starts from a
+        STATE whose `open` is not 0 counts that many as spent (its writer was killed); the API's next day owes nothing.
+        """
+        self._roll()
+        left = self.left()
+        self.record["open"] = min(left, self.open_bound) if self.open else 0
+        self.unreported = 0
+        self._stamped_day = self.record["day"]
+        self._capped = self.record["open"] < left  # the bound, not the budget, limits what may follow this STATE
+
+    def checkpoint_soon(self) -> bool:
+        """True when a checkpoint now saves a STATE the `open` bound would force mid-read (three quarters of it used)."""
+        return self.open and self._capped and self.unreported * 4 >= self.open_bound * 3
+
+    def must_report(self) -> bool:
+        """True when the next request needs a STATE message first: the last one's `open` is used up, or its day is over."""
+        self._roll()
+        return self.open and (self.unreported >= self.record["open"] or self._stamped_day != self.record["day"])
 
 
 def parse_moment(value: str) -> datetime:
@@ -138,6 +172,12 @@ def parse_moment(value: str) -> datetime:
 def iso(moment: datetime) -> str:
     """The API's date-time format (`2026-03-15T14:30:00Z`)."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _open(record: dict[str, t.Any]) -> int:
+    """The state's `open`: requests its writer may have sent after it (none from earlier versions, or if malformed)."""
+    value = record.get("open", 0)
+    return value if isinstance(value, int) and value > 0 else 0
 
 
 def _hold(record: dict[str, t.Any]) -> dict[str, t.Any] | None:

@@ -28,6 +28,8 @@ class RequestGovernor:
         self.waited: defaultdict[str, float] = defaultdict(float)  # seconds each stream waited for the rate limit (pace, 429s)
         self.busy = 0.0  # seconds spent inside requests, for their typical duration
         self.on_wait: Callable[[str], None] | None = None  # called every `tick` seconds of a long wait
+        #: Writes a STATE message counting the requests sent so far (the day's `must_report`); set while the run syncs.
+        self.report: Callable[[], None] | None = None
         self.tick = 10.0
         self._started: float | None = None
         self._lock = threading.Lock()
@@ -48,6 +50,8 @@ class RequestGovernor:
                 raise BudgetReachedError(msg)
             if self.day.left() <= 0:
                 raise day_over(self.day)
+            if self.report is not None and self.day.must_report():
+                self.report()  # a kill after this request must not leave more uncounted than the last STATE says
             now = time.monotonic()
             while self.sent and now - self.sent[0] >= self.window:
                 self.sent.popleft()

@@ -103,8 +103,13 @@ class Planner:
         self.checkpoint_if_due()
 
     def checkpoint_if_due(self) -> None:
-        """A STATE message with everything decided so far, if the last one is `CHECKPOINT_SECONDS` old."""
-        if time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS:
+        """A STATE message with everything decided so far, if the last one is `CHECKPOINT_SECONDS` old.
+
+        Or three quarters of the day's `open_bound` requests old, when the bound, not today's budget, limits what may
+        follow it (run/budget.py): at the API's pace the minute comes first, and mid-read a STATE that repeats the last
+        one is seldom needed.
+        """
+        if time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS or self.run.day.checkpoint_soon():
             self._last_checkpoint = time.monotonic()
             self.run.checkpoint()
 
@@ -164,7 +169,7 @@ class Planner:
         for stream in tops:
             self._sync(stream, "current")  # a first run's current read is where history begins
             if stream in backward:
-                self._owe_history_details(stream)
+                self.owe_history_details(stream)
             if stream in backward and history.due(stream, stream.marks, HISTORY):  # type: ignore[attr-defined]
                 listed.append(stream)  # cheap, and the marts want every row
                 self._sync(stream, HISTORY, share=HISTORY_LIST_SHARE)
@@ -213,7 +218,7 @@ class Planner:
                 continue
             self._history_details(stream, raw, keep)
 
-    def _owe_history_details(self, stream: Listing) -> None:
+    def owe_history_details(self, stream: Listing) -> None:
         """History just begun, or a raw per-parent stream selected for the first time: history rows owe children."""
         tracker, marks = self.run.tracker, stream.marks  # type: ignore[attr-defined]
         raw = tracker.raw_children(stream)
