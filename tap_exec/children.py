@@ -58,7 +58,7 @@ class TapWrittenStream(ExecStream):
 
 
 class FetchLogStream(TapWrittenStream):
-    """Per stream and parent, when its child list was last fetched whole."""
+    """Not an endpoint: per stream and parent, when its child list was last fetched whole (no request of its own)."""
 
     name = FETCH_LOG
 
@@ -72,7 +72,7 @@ class FetchLogStream(TapWrittenStream):
 
 
 class FetchFailuresStream(TapWrittenStream):
-    """Per stream and parent whose children keep failing, its tries, days and last error (the planner writes them).
+    """Not an endpoint: per stream and parent whose children keep failing, its tries, days and last error (no request).
 
     A row every run while the parent fails, and one saying how it was settled (fetched, gone, dropped) when it stops:
     the run's status stays 0, so a failing parent never stops a pipeline; a dbt test fails on the rows (README).
