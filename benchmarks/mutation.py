@@ -113,8 +113,8 @@ def _skipped_lines(tree: ast.Module) -> set[int]:
     """Lines no mutant should touch: docstrings, type-checking imports, annotations."""
     skip: set[int] = set()
 
-    def span(node: ast.AST) -> range:
-        return range(node.lineno, (node.end_lineno or node.lineno) + 1)  # type: ignore[attr-defined]
+    def span(node: ast.stmt) -> range:
+        return range(node.lineno, (node.end_lineno or node.lineno) + 1)
 
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
@@ -195,7 +195,9 @@ def mutants_of(file: str) -> list[Mutant]:
     found: list[Mutant] = []
     seen: set[tuple[int, str]] = set()
     for node in ast.walk(tree):
-        if not hasattr(node, "lineno") or node.lineno != node.end_lineno or node.lineno in skip or id(node) in annotations:
+        if not isinstance(node, (ast.expr, ast.stmt)) or node.lineno != node.end_lineno:
+            continue
+        if node.lineno in skip or id(node) in annotations:
             continue
         row = node.lineno - 1
         raw = lines[row].encode("utf-8")
