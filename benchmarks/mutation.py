@@ -9,9 +9,9 @@ comparison flipped, `and`/`or` swapped, a `not` removed, an integer constant mov
 one-line call or assignment replaced by `pass`, a returned value replaced by None (or an empty literal). It is
 killed when a test fails (or the run times out). The tests run for a mutant are the `--max-tests` fastest of those
 in its file's entry in TESTS that executed the mutated line in a traced pass over the unmutated copy (`-x`; a slower
-test past the cap might still kill a survivor); a line no test executed survives without a run ("uncovered"; tests
-that run the tap as a separate process are not traced). Traces are kept per test file in benchmarks/results/ until
-that file, the helpers or a target change. Writes benchmarks/results/mutation.json. Not part of CI.
+test past the cap might still kill a survivor), then every test of those files that also runs the tap as a separate
+process (not traced); a line no test executed survives without a run ("uncovered"). Traces are kept per test file
+in benchmarks/results/ until that file, the helpers or a target change. Writes benchmarks/results/mutation.json. Not part of CI.
 
 This module is also the pytest plugin (`-p mutation`) that traces lines and, for every run, makes the simulator's
 `serve_forever` poll every 0.05 s instead of 0.5 s (a stop then takes 0.05 s, not 0.5 s: it only saves time).
@@ -292,7 +292,7 @@ def _copy_tree(into: Path) -> Path:
 def _pytest(tree: Path, args: list[str], timeout: float, env: dict[str, str] | None = None) -> tuple[int | None, float]:
     """Run pytest in the copy; (exit code or None on timeout, seconds)."""
     quiet = [f"-pno:{name}" for name in QUIET_PLUGINS]
-    command = [*PYTEST, "-q", "-x", "-p", "no:cacheprovider", *quiet, "-p", "mutation", "-o", "addopts=", *args]
+    command = [*PYTEST, "-q", "-x", "-m", "not e2e", "-p", "no:cacheprovider", *quiet, "-p", "mutation", "-o", "addopts=", *args]
     environ = {
         **os.environ,
         "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'benchmarks'}",
@@ -331,11 +331,33 @@ def _trace(tree: Path, files: list[str]) -> dict[str, t.Any]:
         merged["lines"]["<import>"] = sorted({*merged["lines"]["<import>"], *trace["lines"].pop("<import>", [])})
         merged["lines"].update(trace["lines"])
         merged["durations"].update(trace["durations"])
+    merged["spawning"] = _spawning({test for file in files for test in TESTS[file]})
     return merged
 
 
+def _spawning(test_files: set[str]) -> set[str]:
+    """Tests that also run the tap as a separate process (directly or through a helper of their module): `file::name`."""
+    found = set()
+    for test_file in test_files:
+        functions = [
+            node for node in ast.parse((ROOT / test_file).read_text(encoding="utf-8")).body if isinstance(node, ast.FunctionDef)
+        ]
+        spawn = {"run_cli", "Popen", "subprocess"}
+        for _ in range(3):  # helpers of helpers
+            for node in functions:
+                names = {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name)}
+                names |= {sub.attr for sub in ast.walk(node) if isinstance(sub, ast.Attribute)}
+                if names & spawn:
+                    spawn.add(node.name)
+        found |= {f"{test_file}::{node.name}" for node in functions if node.name.startswith("test_") and node.name in spawn}
+    return found
+
+
 def _tests_for(mutant: Mutant, trace: dict[str, t.Any], most: int) -> list[str]:
-    """The `most` fastest of the file's tests that execute the mutant's line (of all of them for import-time lines)."""
+    """The `most` fastest of the file's tests that execute the mutant's line (of all of them for import-time lines).
+
+    Then every one of the file's tests that also runs the tap as a separate process, where the line may run untraced.
+    """
     where = f"{mutant.file}:{mutant.line}"
     allowed = TESTS[mutant.file]
     durations: dict[str, float] = trace["durations"]
@@ -343,7 +365,9 @@ def _tests_for(mutant: Mutant, trace: dict[str, t.Any], most: int) -> list[str]:
         covering = [test for test in durations if test.split("::")[0] in allowed]
     else:
         covering = [test for test, lines in trace["lines"].items() if test.split("::")[0] in allowed and where in lines]
-    return sorted(covering, key=lambda test: durations.get(test, 0.0))[:most]
+    covering = sorted(covering, key=lambda test: durations.get(test, 0.0))[:most]
+    spawning = [test for test in durations if test.split("::")[0] in allowed and test.split("[")[0] in trace["spawning"]]
+    return [*covering, *(test for test in spawning if test not in covering)]
 
 
 def run(mutants: list[Mutant], tree: Path, trace: dict[str, t.Any], most: int) -> None:
@@ -414,6 +438,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="sample this many mutants per file (seeded)")
     parser.add_argument("--seed", type=int, default=24)
     parser.add_argument("--max-tests", type=int, default=10, help="run at most this many covering tests per mutant")
+    parser.add_argument("--again", type=Path, help="run again only the survivors of this results file")
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
     parser.add_argument("--out", type=Path, default=RESULTS / "mutation.json")
     args = parser.parse_args()
@@ -423,6 +448,10 @@ def main() -> None:
         if args.limit is not None and len(found) > args.limit:
             found = sorted(random.Random(f"{args.seed}:{file}").sample(found, args.limit), key=lambda m: m.line)
         mutants.extend(found)
+    if args.again:
+        earlier = json.loads(args.again.read_text(encoding="utf-8"))["mutants"]
+        again = {(m["file"], m["line"], m["mutated"]) for m in earlier if m["outcome"] in ("survived", "uncovered")}
+        mutants = [m for m in mutants if (m.file, m.line, m.mutated) in again]
     if args.list:
         for m in mutants:
             print(f"{m.file}:{m.line} [{m.operator}] {m.mutated}")
