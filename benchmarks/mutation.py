@@ -7,11 +7,12 @@
 Each mutant changes one line of a COPY of the tree (a temporary directory; the real files are never written): a
 comparison flipped, `and`/`or` swapped, a `not` removed, an integer constant moved by one, a boolean flipped, a
 one-line call or assignment replaced by `pass`, a returned value replaced by None (or an empty literal). It is
-killed when a test fails (or the run times out). The tests run for a mutant are the `--max-tests` fastest of those
-in its file's entry in TESTS that executed the mutated line in a traced pass over the unmutated copy (`-x`; a slower
-test past the cap might still kill a survivor), then every test of those files that also runs the tap as a separate
-process (not traced); a line no test executed survives without a run ("uncovered"). Traces are kept per test file
-in benchmarks/results/ until that file, the helpers or a target change. Writes benchmarks/results/mutation.json. Not part of CI.
+killed when a test fails (or the run times out). The tests run for a mutant are the `--max-tests` fastest (one
+case per test function first) of those in its file's entry in TESTS that executed the mutated line in a traced pass
+over the unmutated copy (`-x`; a slower test past the cap might still kill a survivor), then every test of those
+files that also runs the tap as a separate process (not traced); a line no test executed survives without a run
+("uncovered"). Traces are kept per test file in benchmarks/results/ until that file, the helpers or a target change.
+Writes benchmarks/results/mutation.json. Not part of CI.
 
 This module is also the pytest plugin (`-p mutation`) that traces lines and, for every run, makes the simulator's
 `serve_forever` poll every 0.05 s instead of 0.5 s (a stop then takes 0.05 s, not 0.5 s: it only saves time).
@@ -356,6 +357,8 @@ def _spawning(test_files: set[str]) -> set[str]:
 def _tests_for(mutant: Mutant, trace: dict[str, t.Any], most: int) -> list[str]:
     """The `most` fastest of the file's tests that execute the mutant's line (of all of them for import-time lines).
 
+    One case of each test function first (the fastest), then further cases of parametrized ones.
+
     Then every one of the file's tests that also runs the tap as a separate process, where the line may run untraced.
     """
     where = f"{mutant.file}:{mutant.line}"
@@ -365,7 +368,10 @@ def _tests_for(mutant: Mutant, trace: dict[str, t.Any], most: int) -> list[str]:
         covering = [test for test in durations if test.split("::")[0] in allowed]
     else:
         covering = [test for test, lines in trace["lines"].items() if test.split("::")[0] in allowed and where in lines]
-    covering = sorted(covering, key=lambda test: durations.get(test, 0.0))[:most]
+    covering.sort(key=lambda test: durations.get(test, 0.0))
+    functions = {test.split("[")[0]: test for test in reversed(covering)}  # the fastest case of each test function
+    covering = [*sorted(functions.values(), key=covering.index), *(test for test in covering if test not in functions.values())]
+    covering = covering[:most]
     spawning = [test for test in durations if test.split("::")[0] in allowed and test.split("[")[0] in trace["spawning"]]
     return [*covering, *(test for test in spawning if test not in covering)]
 
