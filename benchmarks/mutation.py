@@ -10,8 +10,9 @@ one-line call or assignment replaced by `pass`, a returned value replaced by Non
 killed when a test fails (or the run times out). The tests run for a mutant are the `--max-tests` fastest (one
 case per test function first) of those in its file's entry in TESTS that executed the mutated line in a traced pass
 over the unmutated copy (`-x`; a slower test past the cap might still kill a survivor), then every test of those
-files that also runs the tap as a separate process (not traced); a line no test executed survives without a run
-("uncovered"). Traces are kept per test file in benchmarks/results/ until that file, the helpers or a target change.
+files that also runs the tap as a separate process (not traced) or is newer than the trace; a line no test executed
+survives without a run ("uncovered"). Traces are kept per test file in benchmarks/results/ until a target or a
+shared helper changes (delete them when what an existing test runs changes).
 Writes benchmarks/results/mutation.json. Not part of CI.
 
 This module is also the pytest plugin (`-p mutation`) that traces lines and, for every run, makes the simulator's
@@ -309,9 +310,13 @@ def _pytest(tree: Path, args: list[str], timeout: float, env: dict[str, str] | N
 
 
 def _trace_path(test_file: str) -> Path:
-    """Where the trace of one test file over the target files is kept: the same tests over the same code trace the same."""
+    """Where the trace of one test file over the target files is kept, until a target or a shared helper changes.
+
+    A test added since is not in it: it runs for every mutant of its files (`_tests_for`). Delete the trace when
+    what an existing test runs changes.
+    """
     digest = hashlib.sha256()
-    for name in (test_file, "tests/helpers.py", "tests/conftest.py", *TESTS):
+    for name in ("tests/helpers.py", "tests/conftest.py", *TESTS):
         digest.update((ROOT / name).read_bytes())
     return RESULTS / f"trace-{Path(test_file).stem}-{digest.hexdigest()[:12]}.json"
 
@@ -332,8 +337,22 @@ def _trace(tree: Path, files: list[str]) -> dict[str, t.Any]:
         merged["lines"]["<import>"] = sorted({*merged["lines"]["<import>"], *trace["lines"].pop("<import>", [])})
         merged["lines"].update(trace["lines"])
         merged["durations"].update(trace["durations"])
+        merged["untraced"] = [*merged.get("untraced", []), *_untraced(tree, test_file, trace["durations"])]
     merged["spawning"] = _spawning({test for file in files for test in TESTS[file]})
     return merged
+
+
+def _untraced(tree: Path, test_file: str, traced: dict[str, float]) -> list[str]:
+    """Tests of `test_file` added since its trace was taken."""
+    done = subprocess.run(
+        [*PYTEST, "-q", "--collect-only", "-m", "not e2e", "-p", "no:cacheprovider", "-o", "addopts=", test_file],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [line for line in done.stdout.splitlines() if line.startswith(test_file + "::") and line not in traced]
 
 
 def _spawning(test_files: set[str]) -> set[str]:
@@ -373,6 +392,7 @@ def _tests_for(mutant: Mutant, trace: dict[str, t.Any], most: int) -> list[str]:
     covering = [*sorted(functions.values(), key=covering.index), *(test for test in covering if test not in functions.values())]
     covering = covering[:most]
     spawning = [test for test in durations if test.split("::")[0] in allowed and test.split("[")[0] in trace["spawning"]]
+    spawning += [test for test in trace["untraced"] if test.split("::")[0] in allowed]
     return [*covering, *(test for test in spawning if test not in covering)]
 
 
