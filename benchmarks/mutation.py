@@ -391,8 +391,8 @@ def _tests_for(mutant: Mutant, trace: dict[str, t.Any], most: int) -> list[str]:
     functions = {test.split("[")[0]: test for test in reversed(covering)}  # the fastest case of each test function
     covering = [*sorted(functions.values(), key=covering.index), *(test for test in covering if test not in functions.values())]
     covering = covering[:most]
-    spawning = [test for test in durations if test.split("::")[0] in allowed and test.split("[")[0] in trace["spawning"]]
-    spawning += [test for test in trace["untraced"] if test.split("::")[0] in allowed]
+    spawning = [test for test in trace["untraced"] if test.split("::")[0] in allowed]  # new, and focused: first
+    spawning += [test for test in durations if test.split("::")[0] in allowed and test.split("[")[0] in trace["spawning"]]
     return [*covering, *(test for test in spawning if test not in covering)]
 
 
@@ -419,7 +419,7 @@ def run(mutants: list[Mutant], tree: Path, trace: dict[str, t.Any], most: int) -
         finally:
             path.write_text(original, encoding="utf-8")
         mutant.outcome = "timeout" if code is None else "survived" if code == 0 else "killed"
-        if code not in (None, 0, 1):
+        if code not in (None, 0, 1, 2, 4):  # 2, 4: the mutant broke an import, so collection or a test id failed
             mutant.outcome = f"error {code}"
         print(
             f"[{n}/{len(mutants)}] {mutant.outcome:9} {mutant.seconds:5.1f}s {mutant.file}:{mutant.line} {mutant.mutated}",
