@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from meltano.core.utils import merge
 
+from tap_exec.run.prints import Prints
 from tap_exec.simulator import Counts, Simulator, build
 from tap_exec.simulator.data import iso
 from tests.expected import ENDPOINTS, expected_records, per_parent_stream, without_marks
@@ -325,6 +326,18 @@ def test_owed_parents_that_vanished_are_settled(make_sim: Callable[..., Simulato
     assert f"/sessions/{gone_session.id}" in caplog.text or "no longer exists" in caplog.text
     for stream in ("session_details", "scenario_analytics"):
         assert second.last_state["bookmarks"][stream]["changes"]["owed"] == []  # type: ignore[index]
+    assert second.last_state["bookmarks"]["session_details"]["changes"]["keys"] == {}  # type: ignore[index]  # nor its key
+
+
+def test_the_state_remembers_each_session_by_the_apis_own_id(make_sim: Callable[..., Simulator]) -> None:
+    """`seen` (the window) and `known` (older rows, packed as bytes) name every session the API serves, by its id."""
+    data = _data()
+    sim = make_sim(data=data)
+    out = run_tap(fast_config(sim), selected={"sessions", "session_details"})
+    changes = out.last_state["bookmarks"]["sessions"]["changes"]  # type: ignore[index]
+    known = set(Prints({"known": changes["known"]}).table)
+    assert known, "sessions older than the window"
+    assert known | set(changes["seen"]) == {s.id for s in data.sessions}
 
 
 def test_activate_version_follows_each_complete_full_table_list(make_sim: Callable[..., Simulator]) -> None:

@@ -260,6 +260,17 @@ NESTED = [
 ]
 
 
+def test_a_whole_number_in_an_integer_column_and_an_undeclared_list_of_objects() -> None:
+    """4.0 where the schema says integer lands as 4; a new list whose objects differ lands with every key declared."""
+    records = [{"id": "e", "user": {"id": "u"}, "tags": [{"n": 4.0}], "notes": [{"a": 1}, {"b": "x"}]}]
+    sent, _ = _run("evolve", records)
+    _validate(sent)
+    assert records[0]["tags"] == [{"n": 4}]
+    assert type(records[0]["tags"][0]["n"]) is int
+    items = sent[-1].schema["properties"]["notes"]["items"]
+    assert set(items["properties"]) == {"a", "b"}
+
+
 def test_nested_drift_evolves_in_place() -> None:
     records = json.loads(json.dumps(NESTED))
     sent, drift = _run("evolve", records)

@@ -164,3 +164,26 @@ def test_an_id_read_twice_restarts_at_once_rather_than_after_the_last_page() -> 
     ]
     assert _read(paginator, pages) == [1, 2, 1, 2, 3]
     assert paginator.proven
+
+
+def test_a_slice_ends_after_max_pages_that_gave_new_rows() -> None:
+    """A history slice of two pages, resumed at a tie already read: the page of old rows does not count."""
+    paginator = WindowPaginator("created_at", newest_first=False, catch_up=False, max_pages=2, tail="t1", tail_ids={"a", "b"})
+    pages = [
+        [("a", "t1"), ("b", "t1")],  # read by the run before: nothing new
+        [("c", "t2"), ("d", "t3")],
+        [("e", "t4"), ("f", "t5")],
+        [("g", "t6"), ("h", "t7")],
+    ]
+    asked = [paginator.current_value.page]
+    for number, rows in enumerate(pages, 1):
+        response = _window_page(number, 8, rows)
+        paginator.unseen(json.loads(response.content)["data"])  # as the stream passes each page's rows
+        paginator.advance(response)
+        if paginator.finished:
+            break
+        asked.append(paginator.current_value.page)
+    assert asked == [1, 2, 3]
+    assert paginator.finished
+    assert not paginator.complete
+    assert paginator.tail == "t5"

@@ -186,6 +186,24 @@ def test_a_404_once_for_a_listed_parent_is_fetched_next_run(make_sim: Callable[.
     assert sorted(_ids(third, "session_details")) == sorted(s.id for s in new)
 
 
+def test_a_404_once_for_a_scenario_is_no_failure_to_report(make_sim: Callable[..., Simulator]) -> None:
+    """A full list cannot be asked about one row: a child's 404 is owed quietly, and its next read settles it."""
+    data = _data()
+    sim = make_sim(data=data)
+    scenario = data.scenarios[0]
+    sim.answer(f"/scenarios/{scenario['id']}/analytics/summary", 404, _error("not_found", 404), times=1)
+    selected, config = {"sessions", "scenarios", "scenario_analytics", "fetch_failures"}, fast_config(sim)
+    first = run_tap(config, selected=selected)
+    assert sorted(r["scenario_id"] for r in first.records("scenario_analytics")) == sorted(
+        s["id"] for s in data.scenarios if s is not scenario
+    )
+    assert first.records("fetch_failures") == []
+    assert first.last_state["bookmarks"]["scenario_analytics"]["changes"]["owed"] == [scenario["id"]]  # type: ignore[index]
+    second = run_tap(config, selected=selected, state=first.last_state)
+    assert [r["scenario_id"] for r in second.records("scenario_analytics")] == [scenario["id"]]
+    assert second.records("fetch_failures") == []
+
+
 def test_a_403_on_a_child_fails_the_run_clearly(make_sim: Callable[..., Simulator], tmp_path: Path) -> None:
     """Any other 4xx on a child is not a parent to retry: one line, exit 1, and the state as far as the run got."""
     data = _data()
